@@ -28,7 +28,7 @@ class RSGANConfig:
     z_attr_hair: int = 32  # dimension of z_ch (0 when there are no attributes)
     attr_hidden: int = 128  # hidden width of the attribute encoders F_E-cf, F_E-ch
     enc_channels: int = 64  # first width of the image encoders F_E-xf, F_E-xh (doubles per level)
-    enc_max_channels: int = 512
+    enc_max_channels: int = 256
     dec_channels: int = 32  # last width of the part decoders F_D-f, F_D-h (doubles towards 4×4)
     dec_max_channels: int = 256
     gen_channels: int = 64  # last width of the composer G
@@ -43,7 +43,7 @@ class RSGANConfig:
     # ------------------------------------------------------------------ presets
     @classmethod
     def demo(cls, attribute_names: list[str] | None = None) -> RSGANConfig:
-        """Small 64-px model for CPU training and the shipped demo weights (~4M generator-side params)."""
+        """Small 64-px model for CPU training and the shipped demo weights (≈5M generator-side, ≈4.4M inference params)."""
         return cls(
             image_size=64,
             attribute_names=list(attribute_names or []),
@@ -53,13 +53,13 @@ class RSGANConfig:
             z_attr_hair=16,
             attr_hidden=64,
             enc_channels=32,
-            enc_max_channels=256,
+            enc_max_channels=128,
             dec_channels=16,
-            dec_max_channels=128,
+            dec_max_channels=96,
             gen_channels=32,
-            gen_max_channels=256,
+            gen_max_channels=192,
             disc_channels=32,
-            disc_max_channels=256,
+            disc_max_channels=128,
         )
 
     @classmethod

@@ -1,0 +1,115 @@
+"""The delaunay engine: the classical landmark pipeline of seed 004, kept as the baseline.
+
+Pipeline for one (source face → target face), on dlib's 68 landmarks only (no dense mesh):
+1. Delaunay triangulation of the *target's* 68 points (``scipy.spatial.Delaunay``); the same index
+   triples are used on the source's points, so triangle *k* of the source maps onto triangle *k* of
+   the target by one affine transform each (:func:`faceweave.compose.warp.warp_mesh`: every target
+   pixel is labelled with its triangle and sampled through that triangle's affine map in one remap);
+2. mask: convex hull of the target's 68 points (brows, jaw line), cut to what the warp covered,
+   minus the target's open-mouth interior when asked to keep it, feathered inwards;
+3. colour transfer in CIE L*a*b* over the mask, so the warped face takes the target's skin tone;
+4. blending: Burt–Adelson multiband by default (seed 004's "multi-resolution blending").
+
+No forehead points are added: the hull stops at the brows, so the source's bangs or hat never come
+across (DESIGN.md §6). Triangles that flip orientation between the two faces (a strongly turned
+head) are still warped, as in the seed; the mesh-based ``warp`` engine is the one that handles
+self-occlusion.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import cv2
+import numpy as np
+from scipy.spatial import Delaunay
+
+from faceweave.analysis.face import Face
+from faceweave.analysis.masks import polygon_mask
+from faceweave.compose.blend import blend
+from faceweave.compose.colour import transfer_colour
+from faceweave.compose.warp import warp_mesh
+from faceweave.engines.base import SwapOptions, register_engine
+from faceweave.errors import FaceweaveError
+
+log = logging.getLogger(__name__)
+
+INNER_LIPS_68 = list(range(60, 68))
+OUTER_LIPS_68 = list(range(48, 60))
+# An inner-lip opening larger than this share of the outer-lip area counts as an open mouth.
+MOUTH_OPEN_RATIO = 0.08
+
+
+def triangulate(points: np.ndarray) -> np.ndarray:
+    """Delaunay triangles (index triples into ``points``) of a 2-D point set, degenerate ones dropped."""
+    pts = np.asarray(points, np.float64)[:, :2]
+    tris = Delaunay(pts, qhull_options="QJ").simplices.astype(np.int64)
+    a, b, c = pts[tris[:, 0]], pts[tris[:, 1]], pts[tris[:, 2]]
+    area = 0.5 * np.abs((b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0]))
+    return tris[area > 1e-3]
+
+
+def mouth_open(landmarks: np.ndarray) -> bool:
+    """Whether the inner-lip ring encloses a noticeable opening (relative to the whole mouth)."""
+    lm = np.asarray(landmarks, np.float32)
+    inner = abs(cv2.contourArea(lm[INNER_LIPS_68]))
+    outer = abs(cv2.contourArea(lm[OUTER_LIPS_68]))
+    return outer > 0 and inner / outer > MOUTH_OPEN_RATIO
+
+
+def hull_mask(shape: tuple[int, int], face: Face, coverage: np.ndarray, keep_mouth: bool) -> np.ndarray:
+    """Convex hull of the 68 points ∩ warp coverage − open mouth, feathered inwards (float32, [0, 1])."""
+    lm = np.asarray(face.landmarks, np.float64)
+    m = polygon_mask(shape, lm, convex=True) * coverage
+    size = max(face.width, face.height, 1.0)
+    if keep_mouth and mouth_open(lm):
+        mouth = polygon_mask(shape, lm[INNER_LIPS_68])
+        g = max(int(round(0.01 * size)), 1)
+        mouth = cv2.dilate(mouth, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * g + 1, 2 * g + 1)))
+        m = m * (1.0 - mouth)
+    radius = max(2.0, 0.04 * size)
+    r = int(round(radius))
+    m = cv2.erode(m, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
+    return cv2.GaussianBlur(m, (0, 0), sigmaX=radius / 2)
+
+
+@register_engine("delaunay")
+class DelaunayEngine:
+    """Seed 004's classical face swap: 68 landmarks, Delaunay, per-triangle affine, multiband blend."""
+
+    name = "delaunay"
+    needs_mesh = False
+
+    def __init__(self) -> None:
+        self.timings: dict[str, float] = {}
+
+    def swap_face(
+        self,
+        source: np.ndarray,
+        source_face: Face,
+        target: np.ndarray,
+        target_face: Face,
+        options: SwapOptions,
+    ) -> np.ndarray:
+        src_pts = np.asarray(source_face.landmarks, np.float64)
+        dst_pts = np.asarray(target_face.landmarks, np.float64)
+        if src_pts.shape != (68, 2) or dst_pts.shape != (68, 2):
+            raise FaceweaveError("the delaunay engine needs dlib's 68 landmarks on both faces")
+        t0 = time.perf_counter()
+        tris = triangulate(dst_pts)
+        if len(tris) < 50:
+            raise FaceweaveError("the target's landmarks are degenerate (too few Delaunay triangles)")
+        shape = target.shape[:2]
+        warped, cover = warp_mesh(source, src_pts, shape, dst_pts, tris)
+        mask = hull_mask(shape, target_face, cover, options.keep_mouth)
+        t1 = time.perf_counter()
+        if options.colour_transfer:
+            skin = cv2.erode((mask > 0.5).astype(np.float32), np.ones((5, 5), np.uint8))
+            warped = transfer_colour(warped, skin, target, skin)
+        t2 = time.perf_counter()
+        out = blend(target, warped, mask, options.blend)
+        t3 = time.perf_counter()
+        self.timings = {"warp": t1 - t0, "colour": t2 - t1, "blend": t3 - t2}
+        log.debug("delaunay swap: %d triangles, %.0f ms", len(tris), 1000 * (t3 - t0))
+        return out

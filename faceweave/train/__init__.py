@@ -1,0 +1,1 @@
+"""Pieces every faceweave trainer shares: checkpoints, torchrun/DDP, logging, signals; one module per trainer."""
