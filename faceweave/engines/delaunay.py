@@ -50,6 +50,17 @@ def triangulate(points: np.ndarray) -> np.ndarray:
     return tris[area > 1e-3]
 
 
+def region(points: np.ndarray, shape: tuple[int, int], margin: float = 0.15) -> tuple[int, int, int, int]:
+    """Bounding box (x0, y0, x1, y1) of ``points`` grown by ``margin`` of its size, clipped to the image."""
+    p = np.asarray(points, np.float64)[:, :2]
+    lo, hi = p.min(0), p.max(0)
+    pad = margin * float(np.max(hi - lo)) + 4
+    h, w = shape
+    x0, y0 = np.maximum(np.floor(lo - pad), 0).astype(int)
+    x1, y1 = np.minimum(np.ceil(hi + pad) + 1, [w, h]).astype(int)
+    return int(x0), int(y0), int(x1), int(y1)
+
+
 def mouth_open(landmarks: np.ndarray) -> bool:
     """Whether the inner-lip ring encloses a noticeable opening (relative to the whole mouth)."""
     lm = np.asarray(landmarks, np.float32)
@@ -100,15 +111,32 @@ class DelaunayEngine:
         tris = triangulate(dst_pts)
         if len(tris) < 50:
             raise FaceweaveError("the target's landmarks are degenerate (too few Delaunay triangles)")
-        shape = target.shape[:2]
-        warped, cover = warp_mesh(source, src_pts, shape, dst_pts, tris)
-        mask = hull_mask(shape, target_face, cover, options.keep_mouth)
+        # Work on the face's neighbourhood only: the cost follows the face, not the photo.
+        tx0, ty0, tx1, ty1 = region(dst_pts, target.shape[:2])
+        sx0, sy0, sx1, sy1 = region(src_pts, source.shape[:2])
+        if tx1 - tx0 < 8 or ty1 - ty0 < 8 or sx1 - sx0 < 8 or sy1 - sy0 < 8:
+            raise FaceweaveError("a face lies outside its photo")
+        tgt = target[ty0:ty1, tx0:tx1]
+        dst_local = dst_pts - [tx0, ty0]
+        patch = source[sy0:sy1, sx0:sx1]
+        src_local = src_pts - [sx0, sy0]
+        scale = float(np.ptp(dst_local, 0).max()) / max(float(np.ptp(src_local, 0).max()), 1.0)
+        if scale < 0.8:  # pre-shrink a much larger source face (area filter) so the warp does not alias
+            w, h = max(int(round(patch.shape[1] * scale)), 2), max(int(round(patch.shape[0] * scale)), 2)
+            src_local = src_local * [w / patch.shape[1], h / patch.shape[0]]
+            patch = cv2.resize(patch, (w, h), interpolation=cv2.INTER_AREA)
+        shape = tgt.shape[:2]
+        local_face = Face(index=target_face.index, box=target_face.box - [tx0, ty0, tx0, ty0],
+                          score=target_face.score, landmarks=dst_local)
+        warped, cover = warp_mesh(patch, src_local, shape, dst_local, tris)
+        mask = hull_mask(shape, local_face, cover, options.keep_mouth)
         t1 = time.perf_counter()
         if options.colour_transfer:
             skin = cv2.erode((mask > 0.5).astype(np.float32), np.ones((5, 5), np.uint8))
-            warped = transfer_colour(warped, skin, target, skin)
+            warped = transfer_colour(warped, skin, tgt, skin)
         t2 = time.perf_counter()
-        out = blend(target, warped, mask, options.blend)
+        out = target.copy()
+        out[ty0:ty1, tx0:tx1] = blend(tgt, warped, mask, options.blend)
         t3 = time.perf_counter()
         self.timings = {"warp": t1 - t0, "colour": t2 - t1, "blend": t3 - t2}
         log.debug("delaunay swap: %d triangles, %.0f ms", len(tris), 1000 * (t3 - t0))

@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 
 from faceweave.analysis.face import Face
-from faceweave.analysis.masks import mouth_open_ratio, mouth_opening_mask, skin_mask
+from faceweave.analysis.masks import face_oval_indices, mouth_open_ratio, mouth_opening_mask, skin_mask
 from faceweave.compose.blend import blend
 from faceweave.compose.colour import transfer_colour
 from faceweave.compose.warp import triangle_facing, warp_mesh
@@ -33,6 +33,8 @@ log = logging.getLogger(__name__)
 
 # An inner-lip opening larger than this share of the face oval counts as an open mouth.
 MOUTH_OPEN_RATIO = 0.004
+# How far the inner face takes the source's shape (0 = texture only, 1 = the source's proportions).
+SHAPE_TRANSFER = 1.0
 
 
 @cache
@@ -57,6 +59,59 @@ def face_region(mesh: np.ndarray, shape: tuple[int, int], margin: float = 0.12) 
     return int(x0), int(y0), int(x1), int(y1)
 
 
+def similarity_3d(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """Least-squares 3-D similarity (Umeyama) mapping ``src`` points onto ``dst``; returns src mapped."""
+    ms, md = src.mean(0), dst.mean(0)
+    s0, d0 = src - ms, dst - md
+    u, sv, vt = np.linalg.svd(d0.T @ s0 / len(src))
+    d = np.eye(3)
+    if np.linalg.det(u) * np.linalg.det(vt) < 0:
+        d[2, 2] = -1
+    r = u @ d @ vt
+    scale = np.trace(np.diag(sv) @ d) / max((s0**2).sum() / len(src), 1e-12)
+    return (scale * (r @ s0.T)).T + md
+
+
+def target_geometry(src_mesh: np.ndarray, dst_mesh: np.ndarray, strength: float) -> np.ndarray:
+    """Where each mesh vertex goes in the target: the source's face shape inside, the target's outline.
+
+    A texture-only warp keeps the target's proportions (eye spacing, nose and mouth shape), which
+    carry much of a person's identity. The source mesh is aligned to the target's in 3-D (rotation,
+    scale, translation), so head pose is the target's, and interior vertices take the aligned
+    source's positions; the weight falls smoothly to 0 at the face oval so the outline, and the
+    blend seam along it, stay where the target's are.
+    """
+    if strength <= 0:
+        return dst_mesh[:, :2].copy()
+    aligned = similarity_3d(src_mesh.astype(np.float64), dst_mesh.astype(np.float64))
+    oval = dst_mesh[list(face_oval_indices()), :2].astype(np.float32).reshape(-1, 1, 2)
+    size = float(np.max(dst_mesh[:, :2].max(0) - dst_mesh[:, :2].min(0)))
+    dist = np.array([cv2.pointPolygonTest(oval, (float(x), float(y)), True) for x, y in dst_mesh[:, :2]])
+    t = np.clip(dist / (0.18 * size), 0.0, 1.0)
+    w = strength * t * t * (3 - 2 * t)  # smoothstep
+    return (w[:, None] * aligned[:, :2] + (1 - w[:, None]) * dst_mesh[:, :2]).astype(np.float32)
+
+
+def source_patch(source: np.ndarray, src_mesh: np.ndarray, dst_mesh: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The source face's region, pre-shrunk (area filter) when the target face is much smaller.
+
+    Bilinear sampling of a big face onto a small one aliases skin texture into speckle; shrinking the
+    source first to about the target's scale prefilters it.
+    """
+    x0, y0, x1, y1 = face_region(src_mesh, source.shape[:2])
+    patch = source[y0:y1, x0:x1]
+    m = src_mesh[:, :2] - np.array([x0, y0], np.float32)
+    s_size = float(np.max(src_mesh[:, :2].max(0) - src_mesh[:, :2].min(0)))
+    d_size = float(np.max(dst_mesh[:, :2].max(0) - dst_mesh[:, :2].min(0)))
+    scale = d_size / max(s_size, 1.0)
+    if scale < 0.8:
+        w, h = max(int(round(patch.shape[1] * scale)), 2), max(int(round(patch.shape[0] * scale)), 2)
+        sx, sy = w / patch.shape[1], h / patch.shape[0]
+        patch = cv2.resize(patch, (w, h), interpolation=cv2.INTER_AREA)
+        m = m * np.array([sx, sy], np.float32)
+    return patch, m
+
+
 def face_mask(shape: tuple[int, int], mesh: np.ndarray, coverage: np.ndarray, keep_mouth: bool) -> np.ndarray:
     """Where the new face goes: target skin ∩ warp coverage − open mouth, feathered inwards."""
     size = float(np.max(mesh[:, :2].max(0) - mesh[:, :2].min(0)))
@@ -66,7 +121,7 @@ def face_mask(shape: tuple[int, int], mesh: np.ndarray, coverage: np.ndarray, ke
         grow = max(int(round(0.01 * size)), 1)
         mouth = cv2.dilate(mouth, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1)))
         m = m * (1.0 - mouth)
-    radius = max(2.0, 0.045 * size)
+    radius = max(2.0, 0.02 * size)
     r = int(round(radius))
     k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
     m = cv2.erode(m, k)
@@ -101,7 +156,10 @@ class WarpEngine:
         x0, y0, x1, y1 = face_region(target_face.mesh, target.shape[:2])
         sub = target[y0:y1, x0:x1]
         mesh = target_face.mesh - np.array([x0, y0, 0], np.float32)
-        warped, cover = warp_mesh(source, source_face.mesh, sub.shape[:2], mesh, tris)
+        src, src_mesh = source_patch(source, source_face.mesh, mesh)
+        strength = float(options.extra.get("shape_transfer", SHAPE_TRANSFER))  # type: ignore[arg-type]
+        geometry = target_geometry(source_face.mesh, mesh, strength)
+        warped, cover = warp_mesh(src, src_mesh, sub.shape[:2], geometry, tris)
         mask = face_mask(sub.shape[:2], mesh, cover, options.keep_mouth)
         t1 = time.perf_counter()
         if options.colour_transfer:

@@ -81,7 +81,9 @@ def init_distributed(device: str | None = None, timeout_s: float = 1800.0) -> Di
         dist.init_process_group(backend=backend, timeout=datetime.timedelta(seconds=timeout_s))
         initialized_here = True
     log.debug("rank %d/%d joined the %s process group on %s", rank, world, backend, dev)
-    return DistContext(rank=rank, world_size=world, local_rank=local_rank, device=dev, initialized_here=initialized_here)
+    return DistContext(
+        rank=rank, world_size=world, local_rank=local_rank, device=dev, initialized_here=initialized_here
+    )
 
 
 def cleanup_distributed(ctx: DistContext) -> None:
@@ -114,7 +116,9 @@ def all_reduce_gradients(params: Iterable[nn.Parameter], ctx: DistContext, bucke
     bucket: list[torch.Tensor] = []
     size = 0
     for g in grads + [None]:
-        if g is not None and (not bucket or (size + g.numel() * g.element_size() <= limit and g.dtype == bucket[0].dtype)):
+        if g is not None and (
+            not bucket or (size + g.numel() * g.element_size() <= limit and g.dtype == bucket[0].dtype)
+        ):
             bucket.append(g)
             size += g.numel() * g.element_size()
             continue

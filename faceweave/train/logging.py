@@ -65,6 +65,16 @@ class TrainLogger:
             for k, v in values.items():
                 self._writer.add_scalar(f"{prefix}/{k}", float(v), step)
 
+    def truncate_after(self, step: int) -> None:
+        """Drop metrics.jsonl records after ``step`` (a resumed run rewrites what the dead run logged)."""
+        if not self.enabled or self._metrics is None:
+            return
+        self._metrics.close()
+        path = self.run_dir / "metrics.jsonl"
+        kept = [ln for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip() and _step_of(ln) <= step]
+        path.write_text("".join(ln + "\n" for ln in kept), encoding="utf-8")
+        self._metrics = open(path, "a", encoding="utf-8")  # noqa: SIM115
+
     def image_grid(self, step: int, tag: str, rows: list[torch.Tensor]) -> None:
         """A grid of images in [0, 1]: each tensor of ``rows`` [B, 3, H, W] is one row."""
         if not self.enabled or self._writer is None:
@@ -92,6 +102,13 @@ class TrainLogger:
         if self._metrics is not None:
             self._metrics.close()
         self._bar = self._writer = self._metrics = None
+
+
+def _step_of(line: str) -> int:
+    try:
+        return int(json.loads(line).get("step", 0))
+    except (ValueError, AttributeError):
+        return 0
 
 
 def make_grid(rows: list[torch.Tensor], pad: int = 2) -> torch.Tensor:

@@ -43,7 +43,7 @@ class RSGANConfig:
     # ------------------------------------------------------------------ presets
     @classmethod
     def demo(cls, attribute_names: list[str] | None = None) -> RSGANConfig:
-        """Small 64-px model for CPU training and the shipped demo weights (≈5M generator-side, ≈4.4M inference params)."""
+        """Small 64-px model for CPU training and the demo weights (≈5M generator-side, ≈4.4M inference params)."""
         return cls(
             image_size=64,
             attribute_names=list(attribute_names or []),

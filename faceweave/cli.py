@@ -1,0 +1,216 @@
+"""The ``faceweave`` command line. It parses, calls :mod:`faceweave.api`, and reports.
+
+Every failure a user can cause (bad file, no face, bad option) ends in one line on stderr and a
+non-zero exit status; ``--debug`` shows the traceback of unexpected errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Callable
+
+from faceweave import __version__
+from faceweave.errors import FaceweaveError
+
+log = logging.getLogger("faceweave")
+
+
+def _out(line: str) -> None:
+    sys.stdout.write(line + "\n")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2 (argparse's own convention)
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _target_face(v: str) -> int | str:
+    if v == "all":
+        return "all"
+    try:
+        return int(v)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a face number or 'all', got {v!r}") from None
+
+
+# ---------------------------------------------------------------- swap
+def _add_swap(sub: argparse._SubParsersAction) -> None:
+    from faceweave.engines.base import BLEND_MODES
+
+    p = sub.add_parser("swap", help="put the face of SOURCE onto the face(s) in TARGET")
+    p.add_argument("source", help="photo giving the face (identity)")
+    p.add_argument("target", help="photo whose face(s) are replaced")
+    p.add_argument("-o", "--output", required=True, help="output image (.png keeps alpha; .jpg, .webp, ...)")
+    p.add_argument("--engine", default="warp", help="swap engine (see `faceweave engines`; default warp)")
+    p.add_argument("--blend", default="multiband", choices=BLEND_MODES, help="blending (default multiband)")
+    p.add_argument("--source-face", type=int, default=None, metavar="N", help="source face index (default largest)")
+    p.add_argument("--target-face", type=_target_face, default=None, metavar="N|all",
+                   help="target face index or 'all' (default largest)")
+    p.add_argument("--reference", metavar="PHOTO", help="replace only the target faces of this person")
+    p.add_argument("--reference-threshold", type=float, default=None, metavar="D",
+                   help="identity distance for --reference (default 0.12)")
+    p.add_argument("--no-colour", action="store_true", help="skip colour transfer")
+    p.add_argument("--no-keep-mouth", action="store_true", help="do not keep the target's open-mouth interior")
+    p.set_defaults(func=_cmd_swap)
+
+
+def _cmd_swap(a: argparse.Namespace) -> int:
+    from faceweave import api
+    from faceweave.media.image import check_output_path
+
+    inputs = tuple(x for x in (a.source, a.target, a.reference) if x)
+    check_output_path(a.output, inputs)
+    kw: dict[str, object] = {}
+    if a.reference_threshold is not None:
+        kw["reference_threshold"] = a.reference_threshold
+    res = api.swap_picture(
+        a.source, a.target, engine=a.engine, source_face=a.source_face, target_face=a.target_face,
+        reference=a.reference, blend=a.blend, colour_transfer=not a.no_colour,
+        keep_mouth=not a.no_keep_mouth, **kw,
+    )
+    path = api.save(res.picture, a.output, inputs)
+    log.info("swapped target face(s) %s", res.swapped)
+    _out(path)
+    return 0
+
+
+# ---------------------------------------------------------------- detect
+def _add_detect(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("detect", help="find the faces in a photo")
+    p.add_argument("photo")
+    p.add_argument("--json", action="store_true", help="print JSON (boxes, landmarks, embeddings)")
+    p.add_argument("--draw", metavar="OUT.png", help="write the photo with boxes, indices and landmarks")
+    p.set_defaults(func=_cmd_detect)
+
+
+def _cmd_detect(a: argparse.Namespace) -> int:
+    from faceweave import api
+    from faceweave.media.image import check_output_path, read_image
+
+    if a.draw:
+        check_output_path(a.draw, (a.photo,))
+    pic = read_image(a.photo)
+    faces = api.analyze(pic)
+    if a.json:
+        _out(json.dumps({"file": a.photo, "width": pic.shape[1], "height": pic.shape[0],
+                         "faces": [f.to_dict() for f in faces]}))
+    else:
+        _out(f"{a.photo}: {len(faces)} face(s)")
+        for f in faces:
+            x0, y0, x1, y1 = (int(round(float(v))) for v in f.box)
+            _out(f"  [{f.index}] box=({x0},{y0},{x1},{y1}) size={x1 - x0}x{y1 - y0} score={f.score:.2f} "
+                 f"mesh={'yes' if f.mesh is not None else 'no'}")
+    if a.draw:
+        from faceweave.media.image import write_image
+        from faceweave.media.overlay import draw_faces
+
+        write_image(a.draw, draw_faces(pic.rgb, faces), inputs=(a.photo,), synthetic=False)
+    return 0
+
+
+# ---------------------------------------------------------------- models / engines
+def _add_models(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("models", help="list the pretrained models faceweave uses (source, licence, sha256)")
+    p.add_argument("--verify", action="store_true", help="check each installed file's sha256")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_cmd_models)
+    e = sub.add_parser("engines", help="list the swap engines")
+    e.set_defaults(func=lambda a: (_out("\n".join(__import__("faceweave.engines").engines.engine_names())), 0)[1])
+
+
+def _cmd_models(a: argparse.Namespace) -> int:
+    from faceweave import registry
+
+    rows = registry.table(verify=a.verify)
+    if a.json:
+        _out(json.dumps(rows, indent=2))
+        return 0
+    cols = ["name", "package", "file", "licence", "sha256"] + (["status"] if a.verify else [])
+    _out(" | ".join(cols))
+    for r in rows:
+        _out(" | ".join(str(r[c]) for c in cols))
+    if a.verify and any(r["status"] != "ok" for r in rows):
+        return 1
+    return 0
+
+
+# ---------------------------------------------------------------- main
+_MOUNTS: list[Callable[[argparse._SubParsersAction], None]] = [_add_swap, _add_detect, _add_models]
+
+
+def _mount_optional(sub: argparse._SubParsersAction) -> None:
+    """Subcommands that live with their feature (dataset builder, training, evaluation, editing)."""
+    try:
+        from faceweave.data.cli import add_build_dataset_args, run_build_dataset
+
+        p = sub.add_parser("build-dataset", help="build RSGAN training samples (paper Fig. 3) from photos or CelebA")
+        add_build_dataset_args(p)
+        p.set_defaults(func=run_build_dataset)
+    except ImportError:
+        pass
+    try:
+        from faceweave.train.rsgan import add_train_rsgan_args, run_train_rsgan
+
+        t = sub.add_parser("train", help="train a model")
+        tsub = t.add_subparsers(dest="model", required=True, metavar="MODEL", parser_class=_Parser)
+        p = tsub.add_parser("rsgan", help="train RSGAN (Algorithm A1)")
+        add_train_rsgan_args(p)
+        p.set_defaults(func=run_train_rsgan)
+    except ImportError:
+        pass
+    try:
+        from faceweave.eval.cli import add_eval_args, run_eval
+
+        p = sub.add_parser("eval", help="score engines with RSGAN's Table 1 metrics")
+        add_eval_args(p)
+        p.set_defaults(func=run_eval)
+    except ImportError:
+        pass
+    try:
+        from faceweave.apps_cli import mount as mount_apps
+
+        mount_apps(sub)
+    except ImportError:
+        pass
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="faceweave", description="Face swapping and face editing.")
+    parser.add_argument("--version", action="version", version=f"faceweave {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of unexpected errors")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
+    for mount in _MOUNTS:
+        mount(sub)
+    _mount_optional(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    level = logging.WARNING - 10 * min(args.verbose, 2)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    try:
+        return int(args.func(args) or 0)
+    except FaceweaveError as e:
+        sys.stderr.write(f"faceweave: error: {e}\n")
+        return e.exit_code
+    except KeyboardInterrupt:
+        sys.stderr.write("faceweave: interrupted\n")
+        return 130
+    except MemoryError:
+        sys.stderr.write("faceweave: error: out of memory (try a smaller image)\n")
+        return 1
+    except Exception as e:  # noqa: BLE001 - last resort: one line, not a traceback
+        if args.debug:
+            raise
+        sys.stderr.write(f"faceweave: internal error: {type(e).__name__}: {e} (rerun with --debug for details)\n")
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

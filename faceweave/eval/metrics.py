@@ -1,0 +1,265 @@
+"""Evaluation metrics (DESIGN.md §5): pure functions on arrays, no I/O.
+
+- identity distance ‖ê_a − ê_b‖² between dlib 128-D embeddings (RSGAN's OpenFace protocol; 0–4)
+  and identity retrieval (is the swap nearer its source than every other identity in the set);
+- mean absolute error in [0, 1] and MS-SSIM between two aligned face crops (swap-twice
+  consistency, reconstruction);
+- head pose (yaw, pitch, roll in degrees) from ``cv2.solvePnP`` on dlib's 68 landmarks against a
+  generic 3-D face built from published mean adult face measurements (:data:`FACE_MODEL_3D`);
+- success rate.
+
+Aligned crops are CelebA's 178×218 template (:func:`faceweave.analysis.align.align_face`). Its short
+side, 178 px, is above the 161 px that MS-SSIM's default five scales with an 11-px window need
+(the image is halved four times: 178 → 11 px at the coarsest scale), so the standard weights of
+Wang et al. (2003) are used unchanged. Smaller crops fall back to fewer scales with the leading
+weights renormalised (:func:`ms_ssim`), and say so in the log.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Sequence
+
+import cv2
+import numpy as np
+
+from faceweave.analysis.align import CELEBA_SIZE, align_face
+from faceweave.analysis.identity import identity_distance as _identity_distance
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "CROP_SIZE",
+    "FACE_MODEL_3D",
+    "MSSSIM_WEIGHTS",
+    "abs_error",
+    "aligned_pair",
+    "euler_from_rotation",
+    "head_pose",
+    "identity_distance",
+    "identity_retrieved",
+    "ms_ssim",
+    "pose_difference",
+    "success_rate",
+    "summarize",
+]
+
+CROP_SIZE: tuple[int, int] = CELEBA_SIZE  # (width, height) of the aligned face crop the image metrics use
+MSSSIM_WEIGHTS: tuple[float, ...] = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)  # Wang et al. 2003
+MSSSIM_WIN = 11
+
+
+# ---------------------------------------------------------------------------------------------- identity
+
+
+def identity_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """Squared distance of the unit-normalised 128-D embeddings (range 0–4); DESIGN.md §5."""
+    return _identity_distance(a, b)
+
+
+def identity_retrieved(swap_emb: np.ndarray, source_emb: np.ndarray, others: Sequence[np.ndarray]) -> bool:
+    """True when the swap is nearer its source than every embedding of every *other* identity.
+
+    ``others`` are the embeddings of all photos in the set whose identity differs from the source's
+    (the target's identity among them). With no other identity the answer is trivially True.
+    """
+    d_src = identity_distance(swap_emb, source_emb)
+    return all(d_src < identity_distance(swap_emb, o) for o in others)
+
+
+# ------------------------------------------------------------------------------------ image comparisons
+
+
+def _check_pair(a: np.ndarray, b: np.ndarray) -> None:
+    if a.shape != b.shape:
+        raise ValueError(f"images differ in shape: {a.shape} vs {b.shape}")
+    if a.ndim != 3 or a.shape[2] != 3:
+        raise ValueError(f"expected H×W×3 images, got {a.shape}")
+
+
+def abs_error(a: np.ndarray, b: np.ndarray) -> float:
+    """Mean absolute difference of two uint8 RGB images, scaled to [0, 1] (RSGAN Table 1 "Abs. Errors")."""
+    _check_pair(a, b)
+    return float(np.mean(np.abs(a.astype(np.float64) - b.astype(np.float64))) / 255.0)
+
+
+def ms_ssim(a: np.ndarray, b: np.ndarray) -> float:
+    """Multi-scale SSIM of two uint8 RGB images (1 = identical), with ``pytorch_msssim``.
+
+    Five scales and Wang et al.'s weights need a short side > (11 − 1)·2⁴ = 160 px; smaller images
+    use as many scales as fit, the weights of those scales renormalised to sum to 1.
+    """
+    import torch
+    from pytorch_msssim import ms_ssim as _ms_ssim
+
+    _check_pair(a, b)
+    short = min(a.shape[:2])
+    scales = len(MSSSIM_WEIGHTS)
+    while scales > 1 and short <= (MSSSIM_WIN - 1) * 2 ** (scales - 1):
+        scales -= 1
+    if short < MSSSIM_WIN:
+        raise ValueError(f"image too small for MS-SSIM ({short} px < {MSSSIM_WIN} px window)")
+    weights = list(MSSSIM_WEIGHTS[:scales])
+    if scales < len(MSSSIM_WEIGHTS):
+        log.debug("ms_ssim: %d px short side, using %d scales", short, scales)
+        weights = [w / sum(weights) for w in weights]
+    ta = torch.from_numpy(np.ascontiguousarray(a)).permute(2, 0, 1)[None].double()
+    tb = torch.from_numpy(np.ascontiguousarray(b)).permute(2, 0, 1)[None].double()
+    with torch.no_grad():
+        v = _ms_ssim(ta, tb, data_range=255.0, size_average=True, win_size=MSSSIM_WIN, weights=weights)
+    return float(v)
+
+
+def aligned_pair(
+    reference: np.ndarray, other: np.ndarray, landmarks: np.ndarray, size: tuple[int, int] = CROP_SIZE
+) -> tuple[np.ndarray, np.ndarray]:
+    """The same aligned face crop cut from two images of the same geometry.
+
+    Both crops use the alignment of ``reference``'s landmarks, so a pixel of one crop corresponds
+    to the same photo pixel in the other (no landmark noise enters the comparison).
+    """
+    if reference.shape != other.shape:
+        raise ValueError(f"images differ in shape: {reference.shape} vs {other.shape}")
+    crop_ref, m = align_face(reference, landmarks, size)
+    crop_other = cv2.warpAffine(other, m, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT101)
+    return crop_ref, crop_other
+
+
+# ---------------------------------------------------------------------------------------------- pose
+
+# A generic adult face in millimetres, one 3-D point per dlib landmark (iBUG 300-W order).
+# Axes follow OpenCV's camera frame for a face looking straight at the camera: x to the image right
+# (the subject's left), y down, z away from the camera; origin at the nose tip (pronasale, point 30).
+# Widths and heights are rounded mean adult values from Farkas' craniofacial norms (Farkas, 1994,
+# "Anthropometry of the Head and Face"; sexes averaged): biocular width ex–ex ≈ 90, intercanthal
+# en–en ≈ 32, nose width al–al ≈ 34, mouth width ch–ch ≈ 50, nasal height n–sn ≈ 50, upper lip
+# sn–sto ≈ 22, lower face sn–gn ≈ 70, face width at the cheeks ≈ 135, jaw width go–go ≈ 95,
+# brow ≈ 13 above the eye line. Depths (z) are coarser estimates from the same norms' profile
+# measurements (nasal tip protrusion sn–prn ≈ 18, eyes ≈ 25–38 behind the tip, cheek silhouette
+# ≈ 80 behind it). The model is exactly mirror-symmetric, so a mirrored face gives the mirrored pose.
+_HALF: dict[int, tuple[float, float, float]] = {
+    # jaw line 0–8 (image-left half, subject's right), silhouette points
+    0: (-68.0, -25.0, 85.0), 1: (-67.0, -9.0, 83.0), 2: (-65.0, 7.0, 80.0), 3: (-62.0, 23.0, 75.0),
+    4: (-57.0, 38.0, 68.0), 5: (-48.0, 51.0, 58.0), 6: (-37.0, 62.0, 46.0), 7: (-20.0, 71.0, 35.0),
+    # right brow 17–21 (outer → inner)
+    17: (-52.0, -46.0, 42.0), 18: (-42.0, -52.0, 32.0), 19: (-31.0, -54.0, 26.0), 20: (-20.0, -53.0, 22.0),
+    21: (-10.0, -50.0, 21.0),
+    # nose: alae and nostrils 31–32
+    31: (-13.0, 4.0, 20.0), 32: (-7.0, 6.0, 17.0),
+    # right eye 36–41: outer corner, upper lid ×2, inner corner, lower lid ×2
+    36: (-45.0, -33.0, 38.0), 37: (-36.0, -37.5, 30.0), 38: (-25.0, -37.5, 28.0), 39: (-16.0, -33.0, 28.0),
+    40: (-25.0, -29.0, 29.0), 41: (-36.0, -29.0, 31.0),
+    # outer lips, right half: corner 48, upper 49–50, lower 58–59
+    48: (-25.0, 28.0, 28.0), 49: (-17.0, 22.0, 20.0), 50: (-7.0, 19.0, 15.0),
+    58: (-8.0, 38.0, 17.0), 59: (-17.0, 35.0, 21.0),
+    # inner lips, right half
+    60: (-21.0, 28.0, 26.0), 61: (-8.0, 27.0, 17.0), 67: (-8.0, 29.0, 17.0),
+}
+_MIDLINE: dict[int, tuple[float, float, float]] = {
+    8: (0.0, 76.0, 30.0),  # menton / gnathion
+    27: (0.0, -45.0, 20.0),  # nasion
+    28: (0.0, -30.0, 13.0),
+    29: (0.0, -15.0, 6.5),
+    30: (0.0, 0.0, 0.0),  # pronasale (nose tip)
+    33: (0.0, 7.0, 16.0),  # subnasale
+    51: (0.0, 20.0, 14.0),  # labrale superius
+    57: (0.0, 39.0, 16.0),  # labrale inferius
+    62: (0.0, 27.0, 16.0),
+    66: (0.0, 29.0, 16.0),
+}
+# dlib index of each image-left point's mirror twin.
+_MIRROR: dict[int, int] = {
+    **{i: 16 - i for i in range(0, 8)},
+    **{i: 43 - i for i in range(17, 22)},
+    31: 35, 32: 34,
+    36: 45, 37: 44, 38: 43, 39: 42, 40: 47, 41: 46,
+    48: 54, 49: 53, 50: 52, 58: 56, 59: 55,
+    60: 64, 61: 63, 67: 65,
+}
+
+
+def _build_model() -> np.ndarray:
+    pts = np.full((68, 3), np.nan)
+    for i, p in _MIDLINE.items():
+        pts[i] = p
+    for i, (x, y, z) in _HALF.items():
+        pts[i] = (x, y, z)
+        pts[_MIRROR[i]] = (-x, y, z)
+    assert not np.isnan(pts).any(), "generic face model incomplete"
+    return pts
+
+
+FACE_MODEL_3D: np.ndarray = _build_model()
+# Points used for the fit: the rigid ones (eye corners and lids, nose, brows' inner ends, outer lip
+# corners and upper lip, chin and the jaw line). The inner lips and the lower lip move too much with
+# expression to pin the head's pose; the outer brows lift with surprise.
+POSE_POINTS: tuple[int, ...] = tuple(
+    [*range(0, 17), 19, 20, 21, 22, 23, 24, *range(27, 36), *range(36, 48), 48, 49, 50, 51, 52, 53, 54]
+)
+
+
+def euler_from_rotation(r: np.ndarray) -> tuple[float, float, float]:
+    """(yaw, pitch, roll) in degrees of a rotation matrix R = Rz(roll)·Ry(yaw)·Rx(pitch).
+
+    In the model frame above: yaw turns about the vertical (y) axis, pitch nods about x, roll tilts
+    about the viewing axis; (0, 0, 0) is a face looking straight at the camera.
+    """
+    r = np.asarray(r, np.float64)
+    yaw = math.degrees(math.asin(float(np.clip(-r[2, 0], -1.0, 1.0))))
+    pitch = math.degrees(math.atan2(r[2, 1], r[2, 2]))
+    roll = math.degrees(math.atan2(r[1, 0], r[0, 0]))
+    return yaw, pitch, roll
+
+
+def head_pose(landmarks: np.ndarray, image_size: tuple[int, int]) -> tuple[float, float, float]:
+    """Head pose (yaw, pitch, roll) in degrees from dlib's 68 landmarks by ``cv2.solvePnP``.
+
+    ``image_size`` is (width, height). The camera is a generic one: focal length = the larger image
+    side (≈ 53° field of view), principal point at the centre, no distortion. EPnP gives the start,
+    Levenberg–Marquardt refines it. Signs: positive yaw = the face turned toward the image's left,
+    positive pitch = chin down, positive roll = the head tilted clockwise in the image. A mirrored
+    photo gives (−yaw, pitch, −roll).
+    """
+    lm = np.asarray(landmarks, np.float64)
+    if lm.shape != (68, 2):
+        raise ValueError(f"expected 68×2 landmarks, got {lm.shape}")
+    w, h = image_size
+    f = float(max(w, h))
+    cam = np.array([[f, 0.0, w / 2.0], [0.0, f, h / 2.0], [0.0, 0.0, 1.0]])
+    idx = list(POSE_POINTS)
+    obj = FACE_MODEL_3D[idx].astype(np.float64)
+    img = lm[idx].astype(np.float64)
+    ok, rvec, tvec = cv2.solvePnP(obj, img, cam, None, flags=cv2.SOLVEPNP_EPNP)
+    if not ok or float(tvec[2, 0]) <= 0:
+        rvec, tvec = np.zeros((3, 1)), np.array([[0.0], [0.0], [f * 0.15]])  # frontal, ~face-sized distance
+    ok, rvec, tvec = cv2.solvePnP(obj, img, cam, None, rvec, tvec, useExtrinsicGuess=True, flags=cv2.SOLVEPNP_ITERATIVE)
+    if not ok:
+        raise ValueError("solvePnP failed on these landmarks")
+    rot, _ = cv2.Rodrigues(rvec)
+    return euler_from_rotation(rot)
+
+
+def pose_difference(a: tuple[float, float, float], b: tuple[float, float, float]) -> tuple[float, float, float]:
+    """Absolute per-angle difference in degrees, wrapped to [0, 180]."""
+    out = []
+    for x, y in zip(a, b, strict=True):
+        d = abs((x - y + 180.0) % 360.0 - 180.0)
+        out.append(d)
+    return out[0], out[1], out[2]
+
+
+# ---------------------------------------------------------------------------------------------- summary
+
+
+def success_rate(succeeded: int, attempted: int) -> float:
+    """Pairs that produced an output / pairs attempted (NaN when nothing was attempted)."""
+    return float(succeeded) / attempted if attempted else float("nan")
+
+
+def summarize(values: Sequence[float | None]) -> dict[str, float | int | None]:
+    """Mean, population std (as Table 1), min, max and count of the finite values; None when empty."""
+    v = np.array([x for x in values if x is not None and math.isfinite(x)], np.float64)
+    if len(v) == 0:
+        return {"mean": None, "std": None, "min": None, "max": None, "n": 0}
+    return {"mean": float(v.mean()), "std": float(v.std()), "min": float(v.min()), "max": float(v.max()), "n": int(len(v))}
