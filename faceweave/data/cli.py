@@ -79,14 +79,11 @@ def run_build_dataset(args: argparse.Namespace) -> int:
         shard_inputs=args.shard_inputs,
         limit=args.limit,
     )
-    log.info(
-        "%s: %d samples in %d shard(s) (%d built, %d reused), %d failure(s)",
-        summary.out,
-        summary.samples,
-        summary.shards,
-        summary.shards_built,
-        summary.shards_skipped,
-        summary.failures,
+    # the result is the command's output (stdout), whatever the log level
+    sys.stdout.write(
+        f"{summary.out}: {summary.samples} samples (train {summary.counts['train']}, val {summary.counts['val']}, "
+        f"test {summary.counts['test']}) in {summary.shards} shard(s) ({summary.shards_built} built, "
+        f"{summary.shards_skipped} reused); {summary.failures} failure(s) in failures.jsonl\n"
     )
     return 0
 

@@ -30,8 +30,9 @@ def add_eval_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--identities", metavar="FILE",
                    help="'file identity' per line (CelebA identity_CelebA.txt); default: cluster embeddings")
     p.add_argument("--identity-threshold", type=float, default=SAME_IDENTITY_THRESHOLD, metavar="D",
-                   help=f"same person below this identity distance, without --identities (default {SAME_IDENTITY_THRESHOLD})")
-    p.add_argument("--sheet-pairs", type=int, default=4, metavar="K", help="pairs shown on the contact sheet (default 4)")
+                   help=f"without --identities: same person below this distance (default {SAME_IDENTITY_THRESHOLD})")
+    p.add_argument("--sheet-pairs", type=int, default=4, metavar="K",
+                   help="pairs shown on the contact sheet (default 4)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 

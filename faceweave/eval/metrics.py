@@ -10,9 +10,9 @@
 
 Aligned crops are CelebA's 178×218 template (:func:`faceweave.analysis.align.align_face`). Its short
 side, 178 px, is above the 161 px that MS-SSIM's default five scales with an 11-px window need
-(the image is halved four times: 178 → 11 px at the coarsest scale), so the standard weights of
-Wang et al. (2003) are used unchanged. Smaller crops fall back to fewer scales with the leading
-weights renormalised (:func:`ms_ssim`), and say so in the log.
+(the image is halved four times: 178 → 11 px at the coarsest scale), so the standard five scales,
+window and weights of Wang et al. (2003) are used unchanged. Smaller images (e.g. RSGAN's 128×128
+crops) keep the five scales and weights with a smaller window (:func:`ms_ssim`).
 """
 
 from __future__ import annotations
@@ -87,27 +87,27 @@ def abs_error(a: np.ndarray, b: np.ndarray) -> float:
 def ms_ssim(a: np.ndarray, b: np.ndarray) -> float:
     """Multi-scale SSIM of two uint8 RGB images (1 = identical), with ``pytorch_msssim``.
 
-    Five scales and Wang et al.'s weights need a short side > (11 − 1)·2⁴ = 160 px; smaller images
-    use as many scales as fit, the weights of those scales renormalised to sum to 1.
+    Five scales with Wang et al.'s weights and an 11-px Gaussian window (σ 1.5) need a short side
+    > (11 − 1)·2⁴ = 160 px, which the default 178×218 crop has. Smaller images keep the five scales
+    and the weights but use the largest odd window that fits (short side > (win − 1)·16), so the
+    coarsest scale still has a whole window; below 33 px there is no such window and this raises.
     """
     import torch
     from pytorch_msssim import ms_ssim as _ms_ssim
 
     _check_pair(a, b)
     short = min(a.shape[:2])
-    scales = len(MSSSIM_WEIGHTS)
-    while scales > 1 and short <= (MSSSIM_WIN - 1) * 2 ** (scales - 1):
-        scales -= 1
-    if short < MSSSIM_WIN:
-        raise ValueError(f"image too small for MS-SSIM ({short} px < {MSSSIM_WIN} px window)")
-    weights = list(MSSSIM_WEIGHTS[:scales])
-    if scales < len(MSSSIM_WEIGHTS):
-        log.debug("ms_ssim: %d px short side, using %d scales", short, scales)
-        weights = [w / sum(weights) for w in weights]
+    win = MSSSIM_WIN
+    while win > 3 and short <= (win - 1) * 16:
+        win -= 2
+    if short <= (win - 1) * 16:
+        raise ValueError(f"image too small for 5-scale MS-SSIM ({short} px; need more than 32 px)")
+    if win != MSSSIM_WIN:
+        log.debug("ms_ssim: %d px short side, window %d instead of %d", short, win, MSSSIM_WIN)
     ta = torch.from_numpy(np.ascontiguousarray(a)).permute(2, 0, 1)[None].double()
     tb = torch.from_numpy(np.ascontiguousarray(b)).permute(2, 0, 1)[None].double()
     with torch.no_grad():
-        v = _ms_ssim(ta, tb, data_range=255.0, size_average=True, win_size=MSSSIM_WIN, weights=weights)
+        v = _ms_ssim(ta, tb, data_range=255.0, size_average=True, win_size=win, weights=list(MSSSIM_WEIGHTS))
     return float(v)
 
 
@@ -262,4 +262,6 @@ def summarize(values: Sequence[float | None]) -> dict[str, float | int | None]:
     v = np.array([x for x in values if x is not None and math.isfinite(x)], np.float64)
     if len(v) == 0:
         return {"mean": None, "std": None, "min": None, "max": None, "n": 0}
-    return {"mean": float(v.mean()), "std": float(v.std()), "min": float(v.min()), "max": float(v.max()), "n": int(len(v))}
+    return {
+        "mean": float(v.mean()), "std": float(v.std()), "min": float(v.min()), "max": float(v.max()), "n": int(len(v))
+    }

@@ -37,9 +37,9 @@ TABLE1_COLUMNS: tuple[tuple[str, str], ...] = (
 )
 EXTRA_COLUMNS: tuple[tuple[str, str], ...] = (
     ("id_target", "Identity dist. to target"),
-    ("yaw_diff", "|Δ yaw| °"),
-    ("pitch_diff", "|Δ pitch| °"),
-    ("roll_diff", "|Δ roll| °"),
+    ("yaw_diff", "Δ yaw ° (abs)"),
+    ("pitch_diff", "Δ pitch ° (abs)"),
+    ("roll_diff", "Δ roll ° (abs)"),
     ("ms_per_swap", "ms / swap"),
 )
 
@@ -130,7 +130,7 @@ def _tile(rgb: np.ndarray | None, box: np.ndarray | None, label: str = "") -> np
         cx, cy, side = (x0 + x1) / 2, (y0 + y1) / 2, 1.8 * max(x1 - x0, y1 - y0, 8.0)
         s = TILE / side
         m = np.array([[s, 0, TILE / 2 - s * cx], [0, s, TILE / 2 - s * cy]], np.float64)
-        t = cv2.warpAffine(rgb, m, (TILE, TILE), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
+        t = cv2.warpAffine(rgb, m, (TILE, TILE), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_CONSTANT)
     elif label:
         cv2.putText(t, label, (10, TILE // 2), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 255, 255), 1, cv2.LINE_AA)
     return t
@@ -138,11 +138,14 @@ def _tile(rgb: np.ndarray | None, box: np.ndarray | None, label: str = "") -> np
 
 def _header(text: str, width: int) -> np.ndarray:
     h = np.full((LABEL_H, width, 3), 255, np.uint8)
-    cv2.putText(h, text[:28], (6, LABEL_H - 7), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
+    text = text[: max(width // 10, 8)]
+    cv2.putText(h, text, (6, LABEL_H - 7), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
     return h
 
 
-def contact_sheet(photos: Sequence[Photo], pairs: Sequence[tuple[int, int]], results: Sequence[EngineResult]) -> np.ndarray:
+def contact_sheet(
+    photos: Sequence[Photo], pairs: Sequence[tuple[int, int]], results: Sequence[EngineResult]
+) -> np.ndarray:
     """One row per first pair: source | target | result of each engine (face-centred tiles)."""
     n = max((len(r.sheet) for r in results), default=0)
     cols = ["source", "target", *[r.name for r in results]]
@@ -157,7 +160,7 @@ def contact_sheet(photos: Sequence[Photo], pairs: Sequence[tuple[int, int]], res
         for r in results:
             img = r.sheet[k] if k < len(r.sheet) else None
             tiles.append(_tile(img, tb if img is not None else None, "failed"))
-        rows.append(np.hstack([_header(f"{src.name} -> {tgt.name}", TILE * len(cols)), ]))
+        rows.append(_header(f"{src.name} -> {tgt.name}", TILE * len(cols)))
         rows.append(np.hstack(tiles))
     return np.vstack(rows)
 

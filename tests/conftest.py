@@ -1,0 +1,59 @@
+"""Shared fixtures: the real sample photos in tests/assets and a CLI runner."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from functools import cache
+from pathlib import Path
+
+import pytest
+
+ASSETS = Path(__file__).parent / "assets"
+
+# Single-person portraits of different people (ordered-pair identity tests).
+PORTRAITS = [
+    "facerec_obama.jpg",
+    "facerec_biden.jpg",
+    "pyfeat_0-f1-su-ph.jpg",
+    "pyfeat_0-f15-hao-ph.jpg",
+    "pyfeat_15-f13-anc-ph.jpg",
+    "skimage_astronaut.png",
+    "pyfeat_single_face.jpg",
+]
+# Faces a person counts in each group photo.
+GROUP_COUNTS = {
+    "faceapi_sample1.jpg": 3,
+    "faceapi_sample2.jpg": 3,
+    "faceapi_sample3.jpg": 3,
+    "faceapi_sample4.jpg": 4,
+    "faceapi_sample5.jpg": 5,
+    "faceapi_sample6.jpg": 4,
+}
+
+
+@pytest.fixture(scope="session")
+def assets() -> Path:
+    return ASSETS
+
+
+@cache
+def load_rgb(name: str):
+    from faceweave.media import read_image
+
+    return read_image(ASSETS / name).rgb
+
+
+@cache
+def faces_of(name: str, mesh: bool = True, identity: bool = True):
+    from faceweave.analysis import analyze
+
+    return analyze(load_rgb(name), mesh=mesh, identity=identity)
+
+
+def run_cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """Run ``faceweave ARGS`` in a fresh interpreter, as a user would."""
+    return subprocess.run(
+        [sys.executable, "-m", "faceweave.cli", *map(str, args)],
+        capture_output=True, text=True, timeout=timeout,
+    )
