@@ -141,43 +141,44 @@ def _cmd_models(a: argparse.Namespace) -> int:
 _MOUNTS: list[Callable[[argparse._SubParsersAction], None]] = [_add_swap, _add_detect, _add_models]
 
 
-def _mount_optional(sub: argparse._SubParsersAction) -> None:
-    """Subcommands that live with their feature (dataset builder, training, evaluation, editing)."""
-    try:
-        from faceweave.data.cli import add_build_dataset_args, run_build_dataset
-
-        p = sub.add_parser("build-dataset", help="build RSGAN training samples (paper Fig. 3) from photos or CelebA")
-        add_build_dataset_args(p)
-        p.set_defaults(func=run_build_dataset)
-    except ImportError:
-        pass
-    try:
-        from faceweave.train.rsgan import add_train_rsgan_args, run_train_rsgan
-
-        t = sub.add_parser("train", help="train a model")
-        tsub = t.add_subparsers(dest="model", required=True, metavar="MODEL", parser_class=_Parser)
-        p = tsub.add_parser("rsgan", help="train RSGAN (Algorithm A1)")
-        add_train_rsgan_args(p)
-        p.set_defaults(func=run_train_rsgan)
-    except ImportError:
-        pass
-    try:
-        from faceweave.eval.cli import add_eval_args, run_eval
-
-        p = sub.add_parser("eval", help="score engines with RSGAN's Table 1 metrics")
-        add_eval_args(p)
-        p.set_defaults(func=run_eval)
-    except ImportError:
-        pass
-    try:
-        from faceweave.apps_cli import mount as mount_apps
-
-        mount_apps(sub)
-    except ImportError:
-        pass
+# Subcommands that live with their feature; their modules import torch, so each is imported only
+# when its command is the one being run (`faceweave swap` stays fast to start).
+_LAZY: dict[str, tuple[str, str, str, str]] = {
+    "build-dataset": ("faceweave.data.cli", "add_build_dataset_args", "run_build_dataset",
+                      "build RSGAN training samples (paper Fig. 3) from photos or CelebA"),
+    "eval": ("faceweave.eval.cli", "add_eval_args", "run_eval", "score engines with RSGAN's Table 1 metrics"),
+    "train": ("faceweave.train.cli", "add_train_args", "run_train", "train a model (rsgan)"),
+    "edit": ("faceweave.apps.cli", "add_edit_args", "run_edit", "edit attributes of a face with RSGAN"),
+    "sample": ("faceweave.apps.cli", "add_sample_args", "run_sample", "random face or hair parts with RSGAN"),
+    "interpolate": ("faceweave.apps.cli", "add_interpolate_args", "run_interpolate",
+                    "interpolate faces or hair between two photos with RSGAN"),
+}
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _mount_lazy(sub: argparse._SubParsersAction, wanted: str | None) -> None:
+    import importlib
+
+    for name, (module, add, run, help_) in _LAZY.items():
+        try:
+            if importlib.util.find_spec(module) is None:
+                continue
+        except ModuleNotFoundError:
+            continue
+        p = sub.add_parser(name, help=help_, add_help=name == wanted)
+        if name == wanted:
+            mod = importlib.import_module(module)
+            getattr(mod, add)(p)
+            p.set_defaults(func=getattr(mod, run))
+
+
+def _requested_command(argv: list[str]) -> str | None:
+    for tok in argv:
+        if not tok.startswith("-"):
+            return tok
+    return None
+
+
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     parser = _Parser(prog="faceweave", description="Face swapping and face editing.")
     parser.add_argument("--version", action="version", version=f"faceweave {__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
@@ -185,12 +186,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
     for mount in _MOUNTS:
         mount(sub)
-    _mount_optional(sub)
+    _mount_lazy(sub, _requested_command(sys.argv[1:] if argv is None else argv))
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     level = logging.WARNING - 10 * min(args.verbose, 2)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)

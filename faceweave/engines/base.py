@@ -50,6 +50,7 @@ class Engine(Protocol):
 
 
 ENGINES: dict[str, Callable[..., Engine]] = {}
+BUILTIN_ENGINES = ("warp", "delaunay", "rsgan")
 
 
 def register_engine(name: str) -> Callable[[Callable[..., Engine]], Callable[..., Engine]]:
@@ -67,14 +68,18 @@ def register_engine(name: str) -> Callable[[Callable[..., Engine]], Callable[...
 def _load_builtin() -> None:
     # Import the engine modules so they register themselves. Each import is tolerant so that
     # an engine whose optional parts are missing does not break the others.
+    for mod in BUILTIN_ENGINES:
+        _load_one(mod)
+
+
+def _load_one(mod: str) -> None:
     import importlib
 
-    for mod in ("warp", "delaunay", "rsgan"):
-        try:
-            importlib.import_module(f"faceweave.engines.{mod}")
-        except ModuleNotFoundError as e:
-            if e.name != f"faceweave.engines.{mod}":
-                raise
+    try:
+        importlib.import_module(f"faceweave.engines.{mod}")
+    except ModuleNotFoundError as e:
+        if e.name != f"faceweave.engines.{mod}":
+            raise
 
 
 def engine_names() -> list[str]:
@@ -87,7 +92,10 @@ _INSTANCES: dict[tuple[str, tuple[tuple[str, object], ...]], Engine] = {}
 
 def get_engine(name: str, **kwargs: object) -> Engine:
     """An engine instance by name (cached per keyword arguments)."""
-    _load_builtin()
+    if name not in ENGINES and name.isidentifier():
+        _load_one(name)  # import only the engine asked for (the learned ones import torch)
+    if name not in ENGINES:
+        _load_builtin()
     if name not in ENGINES:
         raise FaceweaveError(f"unknown engine '{name}' (available: {', '.join(sorted(ENGINES))})")
     key = (name, tuple(sorted((k, v) for k, v in kwargs.items())))

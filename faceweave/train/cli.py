@@ -1,0 +1,23 @@
+"""``faceweave train MODEL ...``: mounts each trainer's own options under one command."""
+
+from __future__ import annotations
+
+import argparse
+
+from faceweave.errors import FaceweaveError
+
+
+def add_train_args(parser: argparse.ArgumentParser) -> None:
+    from faceweave.train.rsgan import add_train_rsgan_args
+
+    sub = parser.add_subparsers(dest="model", required=True, metavar="MODEL")
+    add_train_rsgan_args(sub.add_parser("rsgan", help="train RSGAN (paper Algorithm A1)"))
+
+
+def run_train(args: argparse.Namespace) -> int:
+    if args.model != "rsgan":
+        raise FaceweaveError(f"unknown model '{args.model}'")
+    from faceweave.train.rsgan import options_from_args, train
+
+    train(options_from_args(args))
+    return 0
