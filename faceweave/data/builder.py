@@ -216,6 +216,7 @@ class BuildConfig:
     video_every: float = 0.0
     video_min_diff: float = 0.02
     n_attr: int = 0
+    landmark_attributes: bool = False  # plain folders: label c from the landmarks (analysis.attributes)
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -303,7 +304,12 @@ def _add_face(
 
     person = person_mask(aligned, threshold=0.5)
     s = build_sample(aligned, landmarks, cfg.size, person)
-    s["c"] = np.asarray(item.attrs, np.int8).reshape(len(item.attrs))
+    if cfg.landmark_attributes and not cfg.celeba:
+        from faceweave.analysis.attributes import landmark_attributes
+
+        s["c"] = landmark_attributes(landmarks)
+    else:
+        s["c"] = np.asarray(item.attrs, np.int8).reshape(len(item.attrs))
     if keep_preview:
         s["_aligned"], s["_landmarks"], s["_person"] = aligned, np.asarray(landmarks, np.float32), person
     row: dict[str, Any] = {"source": source, "face": face, "split": split, "flip": False}
@@ -556,6 +562,7 @@ def build_dataset(
     shard_inputs: int = 500,
     limit: int | None = None,
     progress: bool | None = None,
+    landmark_attributes: bool = False,
 ) -> BuildSummary:
     """Build (or resume) an RSGAN shard set from ``src`` into ``out``; see the module docstring."""
     import time
@@ -572,7 +579,12 @@ def build_dataset(
     items, names = collect_items(src_p, out_p, celeba, video_every > 0)
     if limit is not None:
         items = items[:limit]
-    cfg = BuildConfig(size, celeba, flip, min_face, video_every, video_min_diff, len(names))
+    if landmark_attributes and not celeba:
+        from faceweave.analysis.attributes import LANDMARK_ATTRIBUTES
+
+        names = list(LANDMARK_ATTRIBUTES)
+    cfg = BuildConfig(size, celeba, flip, min_face, video_every, video_min_diff, len(names),
+                      landmark_attributes and not celeba)
     shards_dir = out_p / "shards"
     try:
         shards_dir.mkdir(parents=True, exist_ok=True)

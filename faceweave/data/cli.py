@@ -55,6 +55,11 @@ def add_build_dataset_args(parser: argparse.ArgumentParser) -> None:
         "--shard-inputs", type=int, default=500, metavar="N", help="input photos per shard (default 500)"
     )
     parser.add_argument("--limit", type=int, default=None, metavar="N", help="use only the first N inputs")
+    parser.add_argument(
+        "--landmark-attributes",
+        action="store_true",
+        help="plain folders: label c with Mouth_Slightly_Open and Smiling measured from the landmarks",
+    )
 
 
 def run_build_dataset(args: argparse.Namespace) -> int:
@@ -78,6 +83,7 @@ def run_build_dataset(args: argparse.Namespace) -> int:
         video_min_diff=args.video_min_diff,
         shard_inputs=args.shard_inputs,
         limit=args.limit,
+        landmark_attributes=args.landmark_attributes,
     )
     # the result is the command's output (stdout), whatever the log level
     sys.stdout.write(

@@ -90,7 +90,7 @@ def markdown_report(report: dict[str, object], files: dict[str, str]) -> str:
         f"blend `{report['options']['blend']}`. Aligned crops {report['crop_size'][0]}×{report['crop_size'][1]}. "  # type: ignore[index]
         f"Run took {report['seconds']} s on {report['machine']}.",
         "",
-        "## Table 1 layout (RSGAN, ECCV 2018 — identity preservation and swap consistency)",
+        "## Table 1 layout (RSGAN, Natsume et al. 2018 — identity preservation and swap consistency)",
         "",
         markdown_table(report),
         "",
