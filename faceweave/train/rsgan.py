@@ -137,6 +137,7 @@ class TrainResult:
     history: list[dict[str, float]] = field(default_factory=list)
     stopped_by_signal: bool = False
     resumed_from: int | None = None
+    model: RSGAN | None = field(default=None, repr=False)  # the trained model (in memory)
 
 
 def load_config_file(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -500,6 +501,7 @@ def _train(opts: TrainOptions, dataset: Dataset | None, ctx: DistContext) -> Tra
     if last_saved != trainer.step:  # e.g. an exception escaped; nothing to do, but keep the invariant visible
         log.debug("run ended at step %d, last checkpoint at %d", trainer.step, last_saved)
     result.step = trainer.step
+    result.model = model
     return result
 
 
