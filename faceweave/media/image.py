@@ -39,7 +39,7 @@ class Picture:
 
 
 def _to_uint8_rgb(img: Image.Image, source: str) -> tuple[np.ndarray, np.ndarray | None, dict[str, object]]:
-    info: dict[str, object] = {"mode": img.mode, "format": img.format}
+    info: dict[str, object] = {"mode": img.mode}
     alpha: np.ndarray | None = None
     mode = img.mode
     if mode == "P":
@@ -85,8 +85,10 @@ def read_image(path: str | os.PathLike[str]) -> Picture:
     try:
         with Image.open(p) as img:
             img.load()
+            fmt = img.format
             img = ImageOps.exif_transpose(img)
             rgb, alpha, info = _to_uint8_rgb(img, str(p))
+            info["format"] = fmt
     except UnidentifiedImageError:
         raise FaceweaveError(f"{p}: not an image file (unrecognised format)") from None
     except Image.DecompressionBombError as e:
@@ -144,7 +146,10 @@ def check_output_path(out: str | os.PathLike[str], inputs: tuple[str | os.PathLi
     return o
 
 
-PROVENANCE_TEXT = "faceweave: synthetic image (AI-generated face swap or edit)"
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def write_image(
@@ -178,6 +183,7 @@ def write_image(
     try:
         with os.fdopen(fd, "wb") as f:
             img.save(f, format=fmt, **params)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual permissions
         os.replace(tmp, out)
     except BaseException as e:
         try:
