@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 import cv2
@@ -133,6 +134,108 @@ def swap_picture(
         out = np.repeat(g[..., None], 3, axis=2)
     pic = Picture(rgb=out, alpha=dst.alpha, source="<swap>", info=dict(dst.info))
     return SwapResult(picture=pic, swapped=[f.index for f in chosen])
+
+
+def _smooth_meshes(faces: list[Face], previous: list[Face], keep: float = 0.5) -> None:
+    """Damp frame-to-frame landmark jitter: a face that barely moved keeps part of its last mesh."""
+    for f in faces:
+        if f.mesh is None:
+            continue
+        best = None
+        for p in previous:
+            if p.mesh is None:
+                continue
+            d = float(np.hypot(f.center[0] - p.center[0], f.center[1] - p.center[1]))
+            if d < 0.05 * max(f.width, 1.0) and (best is None or d < best[0]):
+                best = (d, p)
+        if best is not None:
+            f.mesh = (keep * best[1].mesh + (1 - keep) * f.mesh).astype(np.float32)
+
+
+def swap_video(
+    source: ImageLike,
+    target: str | os.PathLike[str],
+    output: str | os.PathLike[str],
+    *,
+    engine: str = "warp",
+    source_face: int | None = None,
+    target_face: TargetSelection = None,
+    reference: ImageLike | None = None,
+    reference_threshold: float = REFERENCE_THRESHOLD,
+    blend: str = "multiband",
+    colour_transfer: bool = True,
+    keep_mouth: bool = True,
+    progress: bool = False,
+    **extra: object,
+) -> dict[str, int]:
+    """Swap the source face into every frame of a clip; the audio is kept. Returns frame counts.
+
+    Frames where no (matching) face is found are written unchanged; a clip where no frame had one
+    is an error and leaves no output file.
+    """
+    from faceweave.media.image import check_output_path
+    from faceweave.media.video import VIDEO_SUFFIXES, probe, transform_video
+
+    out = Path(output)
+    if out.suffix.lower() not in VIDEO_SUFFIXES:
+        raise FaceweaveError(f"{out}: a video output needs a video suffix ({', '.join(VIDEO_SUFFIXES)})")
+    if not out.parent.is_dir():
+        raise FaceweaveError(f"{out}: output folder {out.parent} does not exist")
+    tp = Path(target)
+    if out.resolve() == tp.resolve():
+        raise FaceweaveError(f"{out}: output path is the same as an input; choose another file name")
+    if isinstance(source, (str, os.PathLike)):
+        check_output_path(out.with_suffix(".png"), (source,))  # refuses out == source as well
+    if blend not in BLEND_MODES:
+        raise FaceweaveError(f"unknown blend '{blend}' (choose from {', '.join(BLEND_MODES)})")
+    info = probe(tp)
+    eng = get_engine(engine)
+    src = as_picture(source)
+    sf = _pick_source(_analyze(src.rgb, mesh=eng.needs_mesh, identity=False), src, source_face)
+    ref_face = None
+    if reference is not None:
+        rp = as_picture(reference)
+        rf = _analyze(rp.rgb, mesh=False, identity=True, max_faces=1)
+        if not rf:
+            raise NoFaceError(f"{_name(rp)}: no face found in the reference photo")
+        ref_face = rf[0]
+    opts = SwapOptions(blend=blend, colour_transfer=colour_transfer, keep_mouth=keep_mouth, extra=dict(extra))  # type: ignore[arg-type]
+    counts = {"frames": 0, "swapped": 0}
+    previous: list[Face] = []
+    frame_pic = Picture(rgb=np.zeros((1, 1, 3), np.uint8), source=str(tp))
+
+    def per_frame(rgb: np.ndarray, i: int) -> np.ndarray:
+        nonlocal previous
+        counts["frames"] += 1
+        faces = _analyze(rgb, mesh=eng.needs_mesh, identity=ref_face is not None)
+        _smooth_meshes(faces, previous)
+        previous = faces
+        try:
+            chosen = select_targets(faces, frame_pic, target_face, ref_face, reference_threshold)
+        except FaceweaveError:
+            return rgb
+        out_rgb = rgb
+        for tf in chosen:
+            try:
+                out_rgb = eng.swap_face(src.rgb, sf, out_rgb, tf, opts)
+            except FaceweaveError as e:
+                log.info("frame %d: face %d not swapped (%s)", i, tf.index, e)
+        counts["swapped"] += out_rgb is not rgb
+        return out_rgb
+
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=info.frames or None, unit="frame", desc=tp.name, leave=False)
+    try:
+        transform_video(tp, out, per_frame, progress=(lambda n: bar.update(1)) if bar is not None else None,
+                        require=lambda: counts["swapped"] > 0,
+                        require_message=f"{tp}: no face found in any frame of the target video")
+    finally:
+        if bar is not None:
+            bar.close()
+    return counts
 
 
 def swap(source: ImageLike, target: ImageLike, **options: object) -> np.ndarray:

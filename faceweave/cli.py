@@ -42,8 +42,9 @@ def _add_swap(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("swap", help="put the face of SOURCE onto the face(s) in TARGET")
     p.add_argument("source", help="photo giving the face (identity)")
-    p.add_argument("target", help="photo whose face(s) are replaced")
-    p.add_argument("-o", "--output", required=True, help="output image (.png keeps alpha; .jpg, .webp, ...)")
+    p.add_argument("target", help="photo or video (.mp4, .mov, .mkv, .webm) whose face(s) are replaced")
+    p.add_argument("-o", "--output", required=True,
+                   help="output image (.png keeps alpha; .jpg, .webp, ...) or video (same kinds; audio kept)")
     p.add_argument("--engine", default="warp", help="swap engine (see `faceweave engines`; default warp)")
     p.add_argument("--blend", default="multiband", choices=BLEND_MODES, help="blending (default multiband)")
     p.add_argument("--source-face", type=int, default=None, metavar="N", help="source face index (default largest)")
@@ -60,12 +61,24 @@ def _add_swap(sub: argparse._SubParsersAction) -> None:
 def _cmd_swap(a: argparse.Namespace) -> int:
     from faceweave import api
     from faceweave.media.image import check_output_path
+    from faceweave.media.video import is_video
 
     inputs = tuple(x for x in (a.source, a.target, a.reference) if x)
-    check_output_path(a.output, inputs)
     kw: dict[str, object] = {}
     if a.reference_threshold is not None:
         kw["reference_threshold"] = a.reference_threshold
+    if is_video(a.source):
+        raise FaceweaveError(f"{a.source}: the source must be a photo (the face to put in); the target may be a video")
+    if is_video(a.target):
+        counts = api.swap_video(
+            a.source, a.target, a.output, engine=a.engine, source_face=a.source_face, target_face=a.target_face,
+            reference=a.reference, blend=a.blend, colour_transfer=not a.no_colour,
+            keep_mouth=not a.no_keep_mouth, progress=sys.stderr.isatty(), **kw,
+        )
+        log.info("%d of %d frames swapped", counts["swapped"], counts["frames"])
+        _out(str(a.output))
+        return 0
+    check_output_path(a.output, inputs)
     res = api.swap_picture(
         a.source, a.target, engine=a.engine, source_face=a.source_face, target_face=a.target_face,
         reference=a.reference, blend=a.blend, colour_transfer=not a.no_colour,

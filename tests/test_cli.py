@@ -174,3 +174,53 @@ def test_very_large_photo_is_written_at_full_resolution(tmp_path: Path) -> None:
     f = faces_of("facerec_obama.jpg")[0]
     x0, y0, x1, y1 = (int(v * 6) for v in f.box)
     assert np.abs(res[y0:y1, x0:x1].astype(int) - big[y0:y1, x0:x1].astype(int)).mean() > 5
+
+
+def test_video_swap_keeps_audio_and_frames(tmp_path: Path) -> None:
+    import av
+
+    clip = ASSETS / "pyfeat_single_face.mp4"
+    out = tmp_path / "swapped.mp4"
+    before = _sha(clip)
+    r = run_cli("swap", BIDEN, clip, "-o", out)
+    assert r.returncode == 0, r.stderr
+    assert _sha(clip) == before
+
+    def streams(p: Path) -> dict[str, tuple[str, float]]:
+        with av.open(str(p)) as c:
+            return {s.type: (s.codec_context.name, float(s.duration * s.time_base)) for s in c.streams}
+
+    def frames(p: Path) -> list[np.ndarray]:
+        with av.open(str(p)) as c:
+            return [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
+
+    src_s, out_s = streams(clip), streams(out)
+    assert "audio" in out_s and out_s["audio"][1] == pytest.approx(src_s["audio"][1], abs=0.05)
+    assert out_s["video"][1] == pytest.approx(src_s["video"][1], abs=0.05)
+    a, b = frames(clip), frames(out)
+    assert len(a) == len(b)
+    mid = len(a) // 2
+    from faceweave.analysis import analyze
+
+    f = analyze(a[mid], identity=False)[0]
+    x0, y0, x1, y1 = (int(v) for v in f.box)
+    inside = np.abs(a[mid][y0:y1, x0:x1].astype(int) - b[mid][y0:y1, x0:x1].astype(int)).mean()
+    outside = np.abs(a[mid][:, :40].astype(int) - b[mid][:, :40].astype(int)).mean()  # far left edge: the wall
+    assert inside > 4 * max(outside, 0.5)
+
+
+def test_video_without_faces_fails_cleanly(tmp_path: Path) -> None:
+    import av
+
+    blank = tmp_path / "blank.mp4"
+    with av.open(str(blank), "w") as c:
+        s = c.add_stream("libx264", rate=10)
+        s.width, s.height, s.pix_fmt = 64, 64, "yuv420p"
+        for i in range(5):
+            fr = av.VideoFrame.from_ndarray(np.full((64, 64, 3), 40 * i, np.uint8), format="rgb24")
+            c.mux(s.encode(fr))
+        c.mux(s.encode(None))
+    out = tmp_path / "o.mp4"
+    _fails_cleanly(run_cli("swap", BIDEN, blank, "-o", out), out, "no face found in any frame")
+    _fails_cleanly(run_cli("swap", BIDEN, ASSETS / "pyfeat_single_face.mp4", "-o", tmp_path / "o.png"),
+                   tmp_path / "o.png", "video suffix")

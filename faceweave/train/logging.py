@@ -45,7 +45,9 @@ class TrainLogger:
             try:
                 from torch.utils.tensorboard import SummaryWriter
 
-                self._writer = SummaryWriter(log_dir=str(self.run_dir / "tb"), purge_step=start_step + 1)
+                self._writer = SummaryWriter(
+                    log_dir=str(self.run_dir / "tb"), purge_step=start_step + 1 if start_step else None
+                )
             except ImportError:  # pragma: no cover - tensorboard is a dependency
                 log.warning("tensorboard is not installed; no TensorBoard logs")
         if progress:

@@ -126,6 +126,7 @@ class TrainOptions:
     progress: bool = True
     tensorboard: bool = True
     dataset_factory: str | None = None
+    flip: bool = False
 
 
 @dataclass
@@ -336,7 +337,7 @@ def _build_dataset(opts: TrainOptions) -> Dataset:
         from faceweave.data.dataset import RSGANDataset
     except ImportError as e:
         raise FaceweaveError(f"the RSGAN dataset module is unavailable ({e})") from e
-    return RSGANDataset(opts.data, split="train")
+    return RSGANDataset(opts.data, split="train", flip=opts.flip)
 
 
 def _gather_rng(ctx: DistContext) -> list[dict[str, Any]]:
@@ -535,6 +536,7 @@ def add_train_rsgan_args(parser: argparse.ArgumentParser) -> argparse.ArgumentPa
     parser.add_argument("--device", default=d.device, help="auto, cpu, cuda or cuda:N")
     parser.add_argument("--amp", action="store_true", help="CUDA mixed precision (float16 + grad scaling)")
     parser.add_argument("--workers", type=int, default=d.workers, help="DataLoader worker processes")
+    parser.add_argument("--flip", action="store_true", help="random left-right flips of the training items")
     parser.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
     parser.add_argument("--no-tensorboard", dest="tensorboard", action="store_false", help="no TensorBoard logs")
     parser.add_argument(

@@ -77,7 +77,8 @@ def loss_rec(x: torch.Tensor, x_rec: torch.Tensor, m_bg: torch.Tensor, beta: flo
 def loss_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     """L_KL-ℓ = ½(μᵀμ + Σ(σ² − log σ² − 1)) (Eq. 4), mean over the batch; 0 for a 0-D latent."""
     if mu.shape[1] == 0:
-        return mu.new_zeros(())
+        return mu.new_zeros((), dtype=torch.float32)
+    mu, logvar = mu.float(), logvar.float()  # exp(log σ²) overflows float16 under AMP
     per_sample = 0.5 * (mu.pow(2).sum(1) + (logvar.exp() - logvar - 1.0).sum(1))
     return per_sample.mean()
 
