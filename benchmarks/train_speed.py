@@ -4,7 +4,7 @@
 
 Uses the trainer's own step (:class:`faceweave.train.rsgan.RSGANTrainer`) on synthetic batches, so data
 loading is not counted. The distributed rows run the same global batch split over 2 processes joined
-with gloo (what ``torchrun --nproc_per_node=2`` does), one thread each, against 1 process with 2 threads.
+with gloo (what ``torchrun --nproc_per_node=2`` does), one thread each, against 1 process with 1 thread.
 """
 
 from __future__ import annotations
@@ -90,6 +90,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batch-size", type=int, default=16)
     ap.add_argument("--steps", type=int, default=4)
     ap.add_argument("--warmup", type=int, default=1)
+    ap.add_argument("--threads", type=int, default=1,
+                    help="torch threads of the single-process rows (1 is fastest on a shared, busy CPU)")  # fmt: skip
     ap.add_argument("--skip-ddp", action="store_true")
     ap.add_argument("--skip-default", action="store_true", help="skip the paper-scale 128-px model")
     args = ap.parse_args(argv)
@@ -98,8 +100,8 @@ def main(argv: list[str] | None = None) -> int:
     cases = [("demo", 64), ("demo", 128)] + ([] if args.skip_default else [("default", 128)])
     for preset, size in cases:
         params = sum(p.numel() for p in RSGAN(make_config(preset, size)).parameters()) / 1e6
-        sps = single(preset, size, args.batch_size, args.steps, args.warmup, threads=cores)
-        rows.append((f"{preset} {size}px ({params:.1f}M params)", f"1 proc × {cores} thr", sps))
+        sps = single(preset, size, args.batch_size, args.steps, args.warmup, threads=args.threads)
+        rows.append((f"{preset} {size}px ({params:.1f}M params)", f"1 proc × {args.threads} thr", sps))
         print(f"{rows[-1][0]:<32} {rows[-1][1]:<16} {sps:8.2f} samples/s", file=sys.stderr, flush=True)
     if not args.skip_ddp:
         for preset, size in [("demo", 64)]:

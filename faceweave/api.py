@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 
 from faceweave.analysis import Face
+from faceweave.apps import attributes, edit, interpolate, sample
 from faceweave.analysis import analyze as _analyze
 from faceweave.analysis.identity import identity_distance
 from faceweave.engines.base import BLEND_MODES, SwapOptions, get_engine
@@ -23,6 +24,8 @@ from faceweave.errors import FaceweaveError, NoFaceError
 from faceweave.media.image import Picture, as_picture, write_image
 
 log = logging.getLogger(__name__)
+
+__all__ = ["analyze", "attributes", "edit", "interpolate", "sample", "save", "swap", "swap_picture", "swap_video"]
 
 ImageLike = str | os.PathLike[str] | np.ndarray | Picture
 TargetSelection = int | Literal["all"] | None

@@ -55,6 +55,10 @@ def _add_swap(sub: argparse._SubParsersAction) -> None:
                    help="identity distance for --reference (default 0.12)")
     p.add_argument("--no-colour", action="store_true", help="skip colour transfer")
     p.add_argument("--no-keep-mouth", action="store_true", help="do not keep the target's open-mouth interior")
+    p.add_argument("--gd", action="store_true", help="rsgan engine: RSGAN-GD (face composed in the gradient domain)")
+    p.add_argument("--set", dest="set_attrs", action="append", default=[], metavar="ATTR=VALUE",
+                   help="rsgan engine: also set a face attribute, 0..1 (repeatable)")
+    p.add_argument("--checkpoint", metavar="PATH", help="rsgan engine: weights (default the shipped demo weights)")
     p.set_defaults(func=_cmd_swap)
 
 
@@ -67,6 +71,12 @@ def _cmd_swap(a: argparse.Namespace) -> int:
     kw: dict[str, object] = {}
     if a.reference_threshold is not None:
         kw["reference_threshold"] = a.reference_threshold
+    if (a.gd or a.set_attrs or a.checkpoint) and a.engine != "rsgan":
+        raise FaceweaveError("--gd, --set and --checkpoint need --engine rsgan")
+    if a.engine == "rsgan":
+        from faceweave.apps.rsgan_ops import parse_assignments
+
+        kw.update(gd=a.gd, set=parse_assignments(a.set_attrs), checkpoint=a.checkpoint)
     if is_video(a.source):
         raise FaceweaveError(f"{a.source}: the source must be a photo (the face to put in); the target may be a video")
     if is_video(a.target):

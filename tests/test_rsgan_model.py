@@ -11,6 +11,15 @@ from faceweave.errors import FaceweaveError
 from faceweave.models.rsgan import NETWORKS, RSGAN, RSGANConfig
 
 
+@pytest.fixture(autouse=True)
+def _one_torch_thread():
+    """One intra-op thread: on a shared 2-core CPU two contending threads run these small models far slower."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def small(size: int, n_attr: int) -> RSGANConfig:
     return dataclasses.replace(RSGANConfig.tiny(size), attribute_names=[f"a{i}" for i in range(n_attr)], patch_levels=3)
 
