@@ -57,7 +57,8 @@ def align_face(
 ) -> tuple[np.ndarray, np.ndarray]:
     """The face warped to the CelebA-aligned template; returns (crop, 2×3 matrix photo→crop)."""
     m = align_matrix(landmarks, size)
-    crop = cv2.warpAffine(rgb, m, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT101)
+    # replicate, not reflect: a reflected border puts a mirrored second head above tight portraits
+    crop = cv2.warpAffine(rgb, m, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     return crop, m
 
 

@@ -58,3 +58,28 @@ class RSGANEngine:
         )
         self.timings = {"load": t1 - t0, "swap": time.perf_counter() - t1}
         return res.photos[0]
+
+    def reconstruct(self, aligned_rgb: np.ndarray, checkpoint: str | None = None) -> np.ndarray:
+        """x′ for a CelebA-aligned 178×218 crop (eval's reconstruction metric).
+
+        The model sees the hair-crop frame (the 178×178 square at (0, 20), resized to its
+        resolution); the reconstruction is resized back into that square and the 20-pixel bands above
+        and below, which the model never sees, are left as they were.
+        """
+        import cv2
+        import torch
+
+        from faceweave.apps import rsgan_ops as ops
+        from faceweave.data.builder import HAIR_BOX
+
+        model = ops.load_model(checkpoint)
+        x0, y0, w, h = HAIR_BOX
+        frame = aligned_rgb[y0 : y0 + h, x0 : x0 + w]
+        size = model.config.image_size
+        small = cv2.resize(frame, (size, size), interpolation=cv2.INTER_AREA)
+        with torch.no_grad():
+            rec = ops.to_uint8(model.reconstruct(ops.to_tensor([small])))[0]
+        out = aligned_rgb.copy()
+        out[y0 : y0 + h, x0 : x0 + w] = cv2.resize(rec, (w, h), interpolation=cv2.INTER_CUBIC)
+        return out
+

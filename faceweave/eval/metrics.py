@@ -122,7 +122,7 @@ def aligned_pair(
     if reference.shape != other.shape:
         raise ValueError(f"images differ in shape: {reference.shape} vs {other.shape}")
     crop_ref, m = align_face(reference, landmarks, size)
-    crop_other = cv2.warpAffine(other, m, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT101)
+    crop_other = cv2.warpAffine(other, m, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     return crop_ref, crop_other
 
 
