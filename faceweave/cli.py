@@ -160,8 +160,26 @@ def _cmd_models(a: argparse.Namespace) -> int:
     return 0
 
 
+# ---------------------------------------------------------------- web
+def _add_web(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("web", help="start the local web UI")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this computer only)")
+    p.add_argument("--port", type=int, default=7860)
+    p.set_defaults(func=_cmd_web)
+
+
+def _cmd_web(a: argparse.Namespace) -> int:
+    from faceweave.web.server import serve
+
+    try:
+        serve(a.host, a.port)
+    except OSError as e:
+        raise FaceweaveError(f"cannot listen on {a.host}:{a.port} ({e.strerror or e})") from None
+    return 0
+
+
 # ---------------------------------------------------------------- main
-_MOUNTS: list[Callable[[argparse._SubParsersAction], None]] = [_add_swap, _add_detect, _add_models]
+_MOUNTS: list[Callable[[argparse._SubParsersAction], None]] = [_add_swap, _add_detect, _add_models, _add_web]
 
 
 # Subcommands that live with their feature; their modules import torch, so each is imported only
