@@ -63,6 +63,17 @@ def _pick_source(faces: list[Face], pic: Picture, index: int | None) -> Face:
     return faces[i]
 
 
+def _reference_face(reference: ImageLike | None) -> Face | None:
+    """The largest face of the reference photo, with its identity embedding (None without one)."""
+    if reference is None:
+        return None
+    rp = as_picture(reference)
+    rf = _analyze(rp.rgb, mesh=False, identity=True, max_faces=1)
+    if not rf:
+        raise NoFaceError(f"{_name(rp)}: no face found in the reference photo")
+    return rf[0]
+
+
 def select_targets(
     faces: list[Face],
     pic: Picture,
@@ -119,13 +130,7 @@ def swap_picture(
     need_id = reference is not None
     src_faces = _analyze(src.rgb, mesh=eng.needs_mesh, identity=False)
     sf = _pick_source(src_faces, src, source_face)
-    ref_face = None
-    if reference is not None:
-        rp = as_picture(reference)
-        rf = _analyze(rp.rgb, mesh=False, identity=True, max_faces=1)
-        if not rf:
-            raise NoFaceError(f"{_name(rp)}: no face found in the reference photo")
-        ref_face = rf[0]
+    ref_face = _reference_face(reference)
     dst_faces = _analyze(dst.rgb, mesh=eng.needs_mesh, identity=need_id)
     chosen = select_targets(dst_faces, dst, target_face, ref_face, reference_threshold)
     opts = SwapOptions(blend=blend, colour_transfer=colour_transfer, keep_mouth=keep_mouth, extra=dict(extra))  # type: ignore[arg-type]
@@ -195,13 +200,7 @@ def swap_video(
     eng = get_engine(engine)
     src = as_picture(source)
     sf = _pick_source(_analyze(src.rgb, mesh=eng.needs_mesh, identity=False), src, source_face)
-    ref_face = None
-    if reference is not None:
-        rp = as_picture(reference)
-        rf = _analyze(rp.rgb, mesh=False, identity=True, max_faces=1)
-        if not rf:
-            raise NoFaceError(f"{_name(rp)}: no face found in the reference photo")
-        ref_face = rf[0]
+    ref_face = _reference_face(reference)
     opts = SwapOptions(blend=blend, colour_transfer=colour_transfer, keep_mouth=keep_mouth, extra=dict(extra))  # type: ignore[arg-type]
     counts = {"frames": 0, "swapped": 0}
     previous: list[Face] = []

@@ -51,7 +51,6 @@ mean absolute difference of at least ``video_min_diff`` (in [0, 1]), so near-dup
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import hashlib
 import io
@@ -70,6 +69,7 @@ import cv2
 import numpy as np
 
 from faceweave.errors import FaceweaveError
+from faceweave.media.atomic import atomic_path
 
 log = logging.getLogger(__name__)
 
@@ -443,15 +443,8 @@ def _worker_init(level: int) -> None:
 
 
 def _atomic_write(path: Path, write: Callable[[io.BufferedWriter], None]) -> None:
-    tmp = path.with_name(f".{path.name}.part")
-    try:
-        with open(tmp, "wb") as f:
-            write(f)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        write(f)
 
 
 def _npy_bytes(a: np.ndarray) -> bytes:

@@ -9,7 +9,6 @@ file in the same folder, then ``os.replace``) and carry a provenance tag marking
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,6 +16,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from faceweave.errors import FaceweaveError
+from faceweave.media.atomic import atomic_path
 
 # Accept big photos (up to ~250 MP) but still refuse decompression bombs.
 Image.MAX_IMAGE_PIXELS = 250_000_000
@@ -146,10 +146,6 @@ def check_output_path(out: str | os.PathLike[str], inputs: tuple[str | os.PathLi
     return o
 
 
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
 
 
 def write_image(
@@ -179,18 +175,9 @@ def write_image(
         params["quality"] = quality
     if synthetic:
         params.update(provenance_params(fmt))
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent)
     try:
-        with os.fdopen(fd, "wb") as f:
-            img.save(f, format=fmt, **params)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual permissions
-        os.replace(tmp, out)
-    except BaseException as e:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        if isinstance(e, OSError):
-            raise FaceweaveError(f"{out}: cannot write ({e.strerror or e})") from None
-        raise
+        with atomic_path(out) as tmp:
+            img.save(tmp, format=fmt, **params)
+    except OSError as e:
+        raise FaceweaveError(f"{out}: cannot write ({e.strerror or e})") from None
     return out

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import os
-import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -18,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from faceweave.errors import FaceweaveError
+from faceweave.media.atomic import atomic_path
 
 log = logging.getLogger(__name__)
 
@@ -91,11 +91,9 @@ def transform_video(
 
     src_p, dst_p = Path(src), Path(dst)
     info = probe(src_p)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dst_p.name}.", suffix=dst_p.suffix, dir=dst_p.parent)
-    os.close(fd)
     n = 0
     try:
-        with av.open(str(src_p)) as inp, av.open(tmp, "w") as out:
+        with atomic_path(dst_p, suffix=dst_p.suffix) as tmp, av.open(str(src_p)) as inp, av.open(str(tmp), "w") as out:
             vin = inp.streams.video[0]
             ain = inp.streams.audio[0] if inp.streams.audio else None
             rate = vin.average_rate or Fraction(30, 1)
@@ -142,18 +140,10 @@ def transform_video(
             out.mux(vout.encode(None))
             if aout is not None and not copy_audio:
                 out.mux(aout.encode(None))
-        if n == 0:
-            raise FaceweaveError(f"{src_p}: the video has no frames")
-        if require is not None and not require():
-            raise FaceweaveError(require_message or f"{src_p}: nothing was changed")
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, dst_p)
-    except BaseException as e:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        if isinstance(e, av.error.FFmpegError):
-            raise FaceweaveError(f"{src_p}: video processing failed ({e})") from None
-        raise
+            if n == 0:
+                raise FaceweaveError(f"{src_p}: the video has no frames")
+            if require is not None and not require():
+                raise FaceweaveError(require_message or f"{src_p}: nothing was changed")
+    except av.error.FFmpegError as e:
+        raise FaceweaveError(f"{src_p}: video processing failed ({e})") from None
     return n

@@ -18,7 +18,6 @@ import logging
 import os
 import random
 import re
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +28,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from faceweave.errors import FaceweaveError
+from faceweave.media.atomic import atomic_write as _atomic_write
 
 log = logging.getLogger(__name__)
 LATEST = "latest"
@@ -37,17 +37,7 @@ _STEM = re.compile(r"^step_(\d{8,})$")
 
 def atomic_write(target: str | os.PathLike[str], write: Callable[[str], None]) -> None:
     """Call ``write(tmp_path)``, fsync the file, then ``os.replace`` it onto ``target``."""
-    target = Path(target)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    _atomic_write(target, write, fsync=True)
 
 
 def _fsync_dir(path: Path) -> None:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +27,7 @@ from safetensors.torch import save_file
 from torch import nn
 
 from faceweave.errors import FaceweaveError
+from faceweave.media.atomic import atomic_write
 from faceweave.models.layers import reparameterize
 from faceweave.models.rsgan.config import RSGANConfig
 from faceweave.models.rsgan.networks import (
@@ -180,8 +180,8 @@ class RSGAN(nn.Module):
         cfg_json = json.dumps(self.config.to_dict(), indent=2)
         tensors = self.export_state(dtype=dtype, inference_only=inference_only)
         meta = {CONFIG_METADATA_KEY: cfg_json, "inference_only": str(inference_only).lower()}
-        _atomic_write(out / "model.safetensors", lambda p: save_file(tensors, str(p), metadata=meta))
-        _atomic_write(out / "config.json", lambda p: Path(p).write_text(cfg_json + "\n", encoding="utf-8"))
+        atomic_write(out / "model.safetensors", lambda p: save_file(tensors, str(p), metadata=meta), fsync=True)
+        atomic_write(out / "config.json", lambda p: Path(p).write_text(cfg_json + "\n", encoding="utf-8"), fsync=True)
         return out
 
     def export_state(self, dtype: torch.dtype | None = None, inference_only: bool = False) -> dict[str, torch.Tensor]:
@@ -234,14 +234,3 @@ class RSGAN(nn.Module):
         return model.to(map_location).eval()
 
 
-def _atomic_write(target: Path, write) -> None:  # noqa: ANN001 - write(tmp_path) callback
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
