@@ -7,6 +7,7 @@ import binascii
 import json
 import logging
 import re
+import sys
 import tempfile
 import threading
 from http import HTTPStatus
@@ -125,8 +126,20 @@ def _clean(msg: str) -> str:
     return re.sub(r"\S*faceweave-web-[^/\s]*/(source|target)", r"\1 image", msg)
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        # A browser that closes the connection early (reload, tab closed) is not an error worth a traceback.
+        exc = sys.exc_info()[1]
+        if isinstance(exc, (BrokenPipeError, ConnectionResetError)):
+            log.debug("client %s went away", client_address)
+            return
+        log.exception("error while serving %s", client_address)
+
+
 def make_server(host: str = "127.0.0.1", port: int = 7860) -> ThreadingHTTPServer:
-    return ThreadingHTTPServer((host, port), Handler)
+    return _Server((host, port), Handler)
 
 
 def serve(host: str = "127.0.0.1", port: int = 7860) -> None:
