@@ -132,6 +132,15 @@ register(ModelCard(
     sha256="9ee168ec7c8f2a16c56fe8e1cfbc514974cbbb7e434051b455635f1bd1462f5c",
     purpose="person / background mask (stands in for RSGAN's PSPNet person mask)",
 ))
+register(ModelCard(
+    name="rsgan-demo",
+    package="faceweave (this package)",
+    module="faceweave",
+    file="weights/rsgan_demo.safetensors",
+    licence="Apache-2.0; trained on public-domain, CC0, MIT and Pexels-licensed sample photos and clips",
+    sha256="e6eb921883313f2e5ad3c531666d6da0d2297871a84aa1641eb4acca0b9e959f",
+    purpose="RSGAN demo weights, 64 px, CPU-trained on 164 samples, 1,400 steps (model card: weights/rsgan_demo.md)",
+))
 
 
 def get(name: str) -> ModelCard:
