@@ -45,7 +45,11 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("run", type=Path)
     ap.add_argument("--data", type=Path, default=ROOT / "data_cache" / "samples_ds")
+    ap.add_argument("--swap-from", type=int, default=0, help="step at which the region-swap loss was switched on")
     a = ap.parse_args()
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from rsgan_region_check import default_photos, region_counts
 
     from faceweave.data.dataset import RSGANDataset
     from faceweave.eval.metrics import abs_error, ms_ssim
@@ -99,9 +103,23 @@ def main() -> int:
             for i in range(len(xs))]
     write_image(ROOT / "docs" / "images" / "rsgan_demo_grid.jpg", np.vstack(rows), quality=90)
 
+    regions = region_counts(shipped, default_photos())
     run = json.loads((a.run / "run.json").read_text())
     step = int(ckpt.stem.split("_")[-1])
     batch = run["options"]["batch_size"]
+    lam_swap = float(run["loss"].get("swap", 0.0))
+    if lam_swap > 0:
+        weights_text = (
+            f"the paper's loss weights, plus faceweave's region-swap loss (λ_swap = {lam_swap:g}; not in the paper) "
+            + (f"from step {a.swap_from} on" if a.swap_from else "throughout")
+            + ". That loss asks the composer, for a pair of training crops, to draw the face region from"
+            " the face latents and the rest from the hair latents (docs/training.md); without it the"
+            " small training set let the composer redraw the face from the hair latents alone"
+        )
+    else:
+        weights_text = "the paper's loss weights"
+    q = {k: v for k, v in regions.items() if k != "pairs"}
+    regions_text = "; ".join(f"{k} {v}/{regions['pairs']}" for k, v in q.items())
     epochs = step * batch / max(scores["train"]["n"], 1)
     sha = sha256_file(out)
     mb = out.stat().st_size / 1e6
@@ -122,13 +140,15 @@ CelebA's human labels: `Mouth_Slightly_Open` and `Smiling` are measured from dli
 (`faceweave.analysis.attributes`). Licences of the photos: public domain, CC0, MIT, Pexels.
 
 **How long.** {step} steps of Algorithm A1 at batch {batch} (≈{epochs:.0f} epochs), Adam 2e-4 (0.5, 0.999),
-the paper's loss weights, on one CPU core of a 2-core machine
-(≈3 s per step). The paper trained 120,000 steps at batch 50 on 180,000 CelebA photos.
+{weights_text}; on the CPU cores of a 2-core machine (≈3 s per step).
+The paper trained 120,000 steps at batch 50 on 180,000 CelebA photos.
 
 **How good.** Reconstruction of x on samples the model never saw in training (val + test splits of
 that set, {n_held} samples, {size} px): MAE {held_mae:.4f} (pixel values in [0, 1]), MS-SSIM
 {held_ms:.3f}. On its training samples: MAE {scores['train']['mae']:.4f}, MS-SSIM
-{scores['train']['msssim']:.3f}. The held-out faces include frames of clips whose other frames are in
+{scores['train']['msssim']:.3f}. Face/hair separation over the {regions['pairs']} ordered pairs of seven
+sample portraits (`scripts/rsgan_region_check.py`; "from X" = the region is nearer X's reconstruction):
+{regions_text}. The held-out faces include frames of clips whose other frames are in
 training, so the held-out figures flatter it. Expect blurry, averaged faces: these weights exist so the
 RSGAN code paths (swap, edit, random parts, interpolation, RSGAN-GD) run out of the box and are tested
 on real photos; for real results train at the paper's scale on CelebA (docs/training.md).
@@ -137,7 +157,8 @@ on real photos; for real results train at the paper's scale on CelebA (docs/trai
 """
     (ROOT / "faceweave" / "weights" / "rsgan_demo.md").write_text(card)
     sys.stdout.write(json.dumps({"checkpoint": str(ckpt), "step": step, "sha256": sha, "scores": scores,
-                                 "heldout": {"n": n_held, "mae": held_mae, "msssim": held_ms}}, indent=1) + "\n")
+                                 "heldout": {"n": n_held, "mae": held_mae, "msssim": held_ms},
+                                 "regions": regions}, indent=1) + "\n")
     return 0
 
 

@@ -105,6 +105,7 @@ def _sample(canvas: np.ndarray, pts: np.ndarray, size: int) -> dict[str, np.ndar
         "x_f": crop(img * f, 30, 70, 118),
         "x_h": crop(img * (1 - f), 0, 20, 178),
         "m_bg": crop(1.0 - person.astype(np.float32), 0, 20, 178)[..., None],
+        "m_face": crop(f, 0, 20, 178)[..., None],
         "mouth_open": float(np.linalg.norm(pts[66] - pts[62]) / eye_d > 0.12),
     }
 
@@ -137,6 +138,7 @@ def build_samples(size: int = 64, n: int = 16, seed: int = 0) -> dict[str, torch
         "x_f": stack("x_f"),
         "x_h": stack("x_h"),
         "m_bg": stack("m_bg"),
+        "m_face": stack("m_face"),
         "c": torch.tensor([[it["mouth_open"]] for it in items], dtype=torch.float32),
     }
 

@@ -70,22 +70,11 @@ def _mad(a: np.ndarray, b: np.ndarray, sel: np.ndarray) -> float:
 
 # ------------------------------------------------------------------ the latent spaces separate face and hair
 def _region_swaps(model, name_a: str, name_b: str):
-    """Distances used by the region tests, measured on the aligned crops inside the region masks (face:
-    the RSGAN face mask, eroded; rest: everything outside it, dilated), against the generator's
-    reconstructions of A and B (the demo generator redraws every face blurrily, so "which photo does
-    this region come from" is asked of the photos as the generator draws them)."""
+    """Distances of :func:`faceweave.apps.rsgan_ops.region_swap_distances` (aligned crops, region masks,
+    against the generator's reconstructions of A and B)."""
     from faceweave.apps import rsgan_ops as ops
 
-    a, b = _aligned(model, name_a), _aligned(model, name_b)
-    lat = ops.encode(model, [a.crop, b.crop])
-    la, lb = lat.take(0), lat.take(1)
-    rec = {"A": ops.generate(model, la.z)[0], "B": ops.generate(model, lb.z)[0]}
-    fa, ra = ops.crop_region_masks(a)
-    fb, rb = ops.crop_region_masks(b)
-    sel = {"face": fa & fb, "rest": ra & rb}
-    out = {"hair_swapped": ops.generate(model, ops.mix(la, lb))[0],  # A's face latents, B's hair latents
-           "face_swapped": ops.generate(model, ops.mix(lb, la))[0]}  # B's face latents, A's hair latents
-    return {(k, r): {w: _mad(img, rec[w], sel[r]) for w in "AB"} for k, img in out.items() for r in sel}
+    return ops.region_swap_distances(model, _aligned(model, name_a), _aligned(model, name_b))
 
 
 @pytest.mark.parametrize(("name_a", "name_b"), PAIRS)

@@ -103,6 +103,20 @@ def test_loss_cls_eq6_and_gc_eq7() -> None:
     assert L.loss_cls(empty, empty).item() == 0 and L.loss_gc(empty, empty, empty).item() == 0
 
 
+def test_loss_region_swap_targets_the_cut_and_paste_and_ignores_the_disputed_band() -> None:
+    a = torch.full((1, 1, 2, 2), 1.0)  # face source
+    b = torch.full((1, 1, 2, 2), -1.0)  # hair source
+    m_a = torch.tensor([[[[1.0, 1.0], [0.0, 0.0]]]])  # a's face: top row
+    m_b = torch.tensor([[[[1.0, 0.0], [1.0, 0.0]]]])  # b's face: left column
+    bg = torch.tensor([[[[0.0, 0.0], [0.0, 1.0]]]])  # bottom right is background
+    # pixel (0,0): face of both → target a; (1,1): face of neither → target b, weight 1 - β; others: no target
+    paste = torch.tensor([[[[1.0, 7.0], [-7.0, -1.0]]]])
+    assert L.loss_region_swap(paste, a, b, m_a, m_b, bg, beta=0.5).item() == 0.0
+    wrong = torch.tensor([[[[-1.0, 0.0], [0.0, 1.0]]]])  # face from b, rest from a
+    assert math.isclose(L.loss_region_swap(wrong, a, b, m_a, m_b, bg, beta=0.5).item(), (2 + 0.5 * 2) / 4)
+    assert L.RSGANLossWeights().swap == 0.0  # off in the paper's training
+
+
 def test_loss_total_is_the_weighted_sum() -> None:
     names = ["rec_face", "rec_hair", "rec", "kl_xf", "kl_xh", "kl_cf", "kl_ch", "adv_g", "adv_p", "cls", "gc"]
     t = {n: torch.tensor(float(i + 1)) for i, n in enumerate(names)}

@@ -96,6 +96,25 @@ def test_each_loss_reaches_exactly_the_networks_a1_names(with_attributes: bool) 
         assert reached == expected, f"{name}: reached {sorted(reached)}, A1 says {sorted(expected)}"
 
 
+def test_region_swap_loss_trains_only_the_composer_and_needs_face_masks() -> None:
+    """faceweave's region-swap term (off by default) reaches G alone; without m_face it is a clear error."""
+    ds = FaceFixtureDataset(size=32)
+    torch.manual_seed(0)
+    model = RSGAN(RSGANConfig.tiny(32, ds.attribute_names)).train()
+    batch = _batch(ds, list(range(6)), 32)
+    assert "swap" not in compute_losses(model, batch, RSGANLossWeights()).terms
+    w = RSGANLossWeights(swap=4000.0)
+    terms = compute_losses(model, batch, w).terms
+    assert terms["swap"].item() > 0
+    model.zero_grad(set_to_none=True)
+    backward_a1(model, {k: (v if k == "swap" else v * 0.0) for k, v in terms.items()}, w)
+    groups = model.parameter_groups()
+    reached = {net for net, ps in groups.items() if any(p.grad is not None and p.grad.abs().sum() > 0 for p in ps)}
+    assert reached == {"composer"}
+    with pytest.raises(FaceweaveError, match="m_face"):
+        compute_losses(model, {k: v for k, v in batch.items() if k != "m_face"}, w)
+
+
 def test_gradients_equal_each_networks_a1_objective() -> None:
     """After one backward, each network's .grad equals ∇ of its own A1 objective (weights included)."""
     ds = FaceFixtureDataset(size=32)

@@ -127,6 +127,7 @@ class TrainOptions:
     tensorboard: bool = True
     dataset_factory: str | None = None
     flip: bool = False
+    swap_weight: float | None = None  # λ_swap (faceweave's region-swap loss); None: the config's / checkpoint's
 
 
 @dataclass
@@ -172,6 +173,11 @@ def prepare_batch(batch: dict[str, torch.Tensor], device: torch.device, size: in
         out[k] = t if k == "m_bg" else RSGAN.to_model_range(t)
     c = batch["c"].to(device, torch.float32)
     out["c"] = c.reshape(c.shape[0], -1)
+    if "m_face" in batch:  # only read when the region-swap loss is on
+        m = batch["m_face"].to(device, torch.float32)
+        if m.shape[-1] != size:
+            m = F.interpolate(m, size=(size, size), mode="area" if m.shape[-1] > size else "bilinear")
+        out["m_face"] = m
     return out
 
 
@@ -191,9 +197,15 @@ def compute_losses(model: RSGAN, b: dict[str, torch.Tensor], w: RSGANLossWeights
     z = lat.z
     x_f_rec, x_h_rec = model.decode_parts(z)  # line 8
     z_hat = model.sample_prior(n, device=x.device)  # line 12
-    both = {k: torch.cat([z[k], z_hat[k]]) for k in z}
+    region_swap = w.swap > 0 and n > 1
+    if region_swap and "m_face" not in b:
+        raise FaceweaveError("the region-swap loss (λ_swap > 0) needs m_face in the batch")
+    parts = [z, z_hat]
+    if region_swap:  # face latents of item i, hair latents of item i + 1 (faceweave's region-swap loss)
+        parts.append({k: (v if k in ("xf", "cf") else v.roll(-1, 0)) for k, v in z.items()})
+    both = {k: torch.cat([p[k] for p in parts]) for k in z}
     x_out = model.compose(both["xf"], both["cf"], both["xh"], both["ch"])  # lines 10, 13 in one pass
-    x_rec, x_rand = x_out[:n], x_out[n:]
+    x_rec, x_rand = x_out[:n], x_out[n : 2 * n]
     critic_in = torch.cat([x, x_rec, x_rand])
     dg_real, dg_rec, dg_rand = model.d_global(critic_in).split(n)
     dp_real, dp_rec, dp_rand = model.d_patch(critic_in).split(n)
@@ -210,6 +222,11 @@ def compute_losses(model: RSGAN, b: dict[str, torch.Tensor], w: RSGANLossWeights
         "cls": L.loss_cls(c, c_real),  # Eq. 6
         "gc": L.loss_gc(c, c_rec, c_rand),  # Eq. 7
     }
+    if region_swap:
+        mf = b["m_face"]
+        terms["swap"] = L.loss_region_swap(  # faceweave addition, not in the paper
+            x_out[2 * n :], x, x.roll(-1, 0), mf, mf.roll(-1, 0), m_bg.roll(-1, 0), w.beta
+        )
     images = {"x": x, "x_rec": x_rec, "x_rand": x_rand, "x_f": x_f, "x_f_rec": x_f_rec, "x_h": x_h, "x_h_rec": x_h_rec}
     return StepOutputs(terms=terms, images=images)
 
@@ -219,7 +236,8 @@ def a1_objectives(t: dict[str, torch.Tensor], w: RSGANLossWeights) -> dict[str, 
     loss_g = t["adv_g_gen"] + t["adv_p_gen"] + w.gc * t["gc"]  # line 19
     kl = t["kl_xf"] + t["kl_xh"] + t["kl_cf"] + t["kl_ch"]
     return {
-        "composer_rec": w.rec * t["rec"],  # line 26, first term → G only
+        # line 26, first term → G only (+ faceweave's region-swap loss, also G only, when λ_swap > 0)
+        "composer_rec": w.rec * t["rec"] + (w.swap * t["swap"] if "swap" in t else 0.0),
         "separators": w.rec * (t["rec_face"] + t["rec_hair"]) + w.kl * kl + loss_g,  # lines 20–26
         "critics": w.adv_g * t["adv_g"] + w.adv_p * t["adv_p"] + w.cls * t["cls"],  # lines 27–29
     }
@@ -321,7 +339,7 @@ def _seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def _build_dataset(opts: TrainOptions) -> Dataset:
+def _build_dataset(opts: TrainOptions, face_mask: bool = False) -> Dataset:
     if opts.dataset_factory:
         mod_name, _, fn_name = opts.dataset_factory.partition(":")
         try:
@@ -337,7 +355,7 @@ def _build_dataset(opts: TrainOptions) -> Dataset:
         from faceweave.data.dataset import RSGANDataset
     except ImportError as e:
         raise FaceweaveError(f"the RSGAN dataset module is unavailable ({e})") from e
-    return RSGANDataset(opts.data, split="train", flip=opts.flip)
+    return RSGANDataset(opts.data, split="train", flip=opts.flip, face_mask=face_mask)
 
 
 def _gather_rng(ctx: DistContext) -> list[dict[str, Any]]:
@@ -370,8 +388,6 @@ def _train(opts: TrainOptions, dataset: Dataset | None, ctx: DistContext) -> Tra
     if opts.max_steps < 1 or opts.ckpt_every < 1:
         raise FaceweaveError("--max-steps and --ckpt-every must be ≥ 1")
     local_batch = opts.batch_size // ctx.world_size
-    ds = dataset if dataset is not None else _build_dataset(opts)
-    ds_attrs = [str(a) for a in getattr(ds, "attribute_names", [])]
 
     # -- model config: checkpoint (resume) > config file / preset; attribute names come from the data
     found = ckpt.latest_checkpoint(ckpt_dir)
@@ -380,9 +396,16 @@ def _train(opts: TrainOptions, dataset: Dataset | None, ctx: DistContext) -> Tra
     loaded = ckpt.load_checkpoint(found, map_location="cpu") if (found is not None and opts.resume) else None
     model_section, loss_section = load_config_file(opts.config) if opts.config else ({}, {})
     if loaded is not None:
+        weights = RSGANLossWeights.from_dict(loaded.trainer_state["loss_weights"])
+    else:
+        weights = RSGANLossWeights.from_dict(loss_section)
+    if opts.swap_weight is not None:  # the command line wins, also over a resumed run's weights
+        weights = dataclasses.replace(weights, swap=float(opts.swap_weight))
+    ds = dataset if dataset is not None else _build_dataset(opts, face_mask=weights.swap > 0)
+    ds_attrs = [str(a) for a in getattr(ds, "attribute_names", [])]
+    if loaded is not None:
         meta_cfg = _read_metadata_config(loaded.weights_path)
         cfg = RSGANConfig.from_dict(meta_cfg)
-        weights = RSGANLossWeights.from_dict(loaded.trainer_state["loss_weights"])
         if ds_attrs != cfg.attribute_names:
             raise FaceweaveError(
                 f"the dataset's attributes {ds_attrs} differ from the checkpoint's {cfg.attribute_names}"
@@ -392,7 +415,6 @@ def _train(opts: TrainOptions, dataset: Dataset | None, ctx: DistContext) -> Tra
             model_section["preset"] = opts.preset
         model_section["attribute_names"] = ds_attrs
         cfg = RSGANConfig.from_dict(model_section)
-        weights = RSGANLossWeights.from_dict(loss_section)
 
     _seed_everything(opts.seed)
     model = RSGAN(cfg)
@@ -537,6 +559,13 @@ def add_train_rsgan_args(parser: argparse.ArgumentParser) -> argparse.ArgumentPa
     parser.add_argument("--amp", action="store_true", help="CUDA mixed precision (float16 + grad scaling)")
     parser.add_argument("--workers", type=int, default=d.workers, help="DataLoader worker processes")
     parser.add_argument("--flip", action="store_true", help="random left-right flips of the training items")
+    parser.add_argument(
+        "--swap-weight",
+        type=float,
+        metavar="W",
+        help="λ_swap of faceweave's region-swap loss (not in the paper; for small datasets, see docs/training.md); "
+        "default: the config's or the resumed run's, else 0",
+    )
     parser.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
     parser.add_argument("--no-tensorboard", dest="tensorboard", action="store_false", help="no TensorBoard logs")
     parser.add_argument(

@@ -41,6 +41,7 @@ class RSGANLossWeights:
     cls: float = 1.0  # λ_C
     gc: float = 50.0  # λ_GC
     beta: float = 0.5  # β: background pixels weigh (1 − β) in Eq. 2–3
+    swap: float = 0.0  # λ_swap of faceweave's region-swap loss (not in the paper; 0 = the paper's training)
 
     def to_dict(self) -> dict[str, float]:
         return dataclasses.asdict(self)
@@ -72,6 +73,30 @@ def loss_rec_hair(x_h: torch.Tensor, x_h_rec: torch.Tensor, m_bg: torch.Tensor, 
 def loss_rec(x: torch.Tensor, x_rec: torch.Tensor, m_bg: torch.Tensor, beta: float = 0.5) -> torch.Tensor:
     """L_rec = E[‖(1 − β M_BG) ⊙ (x − x′)‖₁] (Eq. 3)."""
     return (foreground_weight(m_bg, beta) * (x - x_rec)).abs().mean()
+
+
+def loss_region_swap(
+    x_swap: torch.Tensor,
+    x_face_src: torch.Tensor,
+    x_hair_src: torch.Tensor,
+    m_face_src: torch.Tensor,
+    m_face_hair: torch.Tensor,
+    m_bg_hair: torch.Tensor,
+    beta: float = 0.5,
+) -> torch.Tensor:
+    """faceweave's region-swap loss (not in the paper, no equation number): L1 of a latent swap
+    x_swap = G(z_xf,a, z_cf,a, z_xh,b, z_ch,b) against the cut-and-paste of the two aligned crops — a's
+    pixels where both face masks are 1, b's pixels (β-weighted as in Eq. 3) where both are 0; the band
+    where the masks disagree has no target. Mean over all pixels, like Eq. 3, so λ_swap = λ_rec
+    weighs it as a reconstruction.
+
+    Why: on a small dataset the hair latent identifies each training image, and G learns to redraw the
+    whole image, face included, from z_xh alone (the paper's 200k CelebA faces make that impossible).
+    This term makes G take the face region from z_xf.
+    """
+    face = m_face_src * m_face_hair
+    rest = (1.0 - m_face_src) * (1.0 - m_face_hair) * foreground_weight(m_bg_hair, beta)
+    return (face * (x_swap - x_face_src).abs() + rest * (x_swap - x_hair_src).abs()).mean()
 
 
 def loss_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
@@ -133,4 +158,5 @@ def loss_total(terms: dict[str, torch.Tensor], w: RSGANLossWeights) -> torch.Ten
         + w.adv_p * terms["adv_p"]
         + w.cls * terms["cls"]
         + w.gc * terms["gc"]
+        + w.swap * terms.get("swap", 0.0)  # faceweave's region-swap loss (0 in the paper's training)
     )
