@@ -7,6 +7,7 @@ with neither, the tests are skipped with a message saying so.
 
 from __future__ import annotations
 
+import itertools
 import os
 from pathlib import Path
 
@@ -22,12 +23,6 @@ ENV = "FACEWEAVE_TEST_RSGAN_CHECKPOINT"
 
 OBAMA = ASSETS / "facerec_obama.jpg"
 BIDEN = ASSETS / "facerec_biden.jpg"
-# Ordered (A, B) pairs of different people for the region tests.
-PAIRS = [
-    ("facerec_obama.jpg", "facerec_biden.jpg"),
-    ("pyfeat_0-f1-su-ph.jpg", "skimage_astronaut.png"),
-    ("pyfeat_0-f15-hao-ph.jpg", "pyfeat_15-f13-anc-ph.jpg"),
-]
 
 
 def _checkpoint() -> Path | None:
@@ -69,31 +64,50 @@ def _mad(a: np.ndarray, b: np.ndarray, sel: np.ndarray) -> float:
 
 
 # ------------------------------------------------------------------ the latent spaces separate face and hair
-def _region_swaps(model, name_a: str, name_b: str):
-    """Distances of :func:`faceweave.apps.rsgan_ops.region_swap_distances` (aligned crops, region masks,
-    against the generator's reconstructions of A and B)."""
+# Seven portraits of seven different people; every ordered pair (A, B) is measured, none picked.
+PORTRAITS = [
+    "facerec_obama.jpg",
+    "facerec_biden.jpg",
+    "pyfeat_0-f1-su-ph.jpg",
+    "pyfeat_0-f15-hao-ph.jpg",
+    "pyfeat_15-f13-anc-ph.jpg",
+    "skimage_astronaut.png",
+    "pyfeat_single_face.jpg",
+]
+
+
+@pytest.fixture(scope="module")
+def region_votes(model) -> dict[str, list[bool]]:
+    """For each ordered pair, is each region of each latent swap nearer the photo it should come from?
+
+    Distances are :func:`faceweave.apps.rsgan_ops.region_swap_distances` (aligned crops, region masks,
+    against the generator's reconstructions of A and B: the demo generator redraws every face blurrily,
+    so "which photo does this region come from" is asked of the photos as the generator draws them).
+    """
     from faceweave.apps import rsgan_ops as ops
 
-    return ops.region_swap_distances(model, _aligned(model, name_a), _aligned(model, name_b))
+    aligned = {n: _aligned(model, n) for n in PORTRAITS}
+    votes: dict[str, list[bool]] = {"hair_rest": [], "hair_face": [], "face_rest": [], "face_face": []}
+    for a, b in itertools.permutations(PORTRAITS, 2):
+        d = ops.region_swap_distances(model, aligned[a], aligned[b])
+        votes["hair_rest"].append(d["hair_swapped", "rest"]["B"] < d["hair_swapped", "rest"]["A"])
+        votes["hair_face"].append(d["hair_swapped", "face"]["A"] < d["hair_swapped", "face"]["B"])
+        votes["face_rest"].append(d["face_swapped", "rest"]["A"] < d["face_swapped", "rest"]["B"])
+        votes["face_face"].append(d["face_swapped", "face"]["B"] < d["face_swapped", "face"]["A"])
+    return votes
 
 
-@pytest.mark.parametrize(("name_a", "name_b"), PAIRS)
-def test_swapping_the_hair_latent_moves_the_rest_and_keeps_it_otherwise(model, name_a: str, name_b: str) -> None:
-    d = _region_swaps(model, name_a, name_b)
-    assert d["hair_swapped", "rest"]["B"] < d["hair_swapped", "rest"]["A"], d
-    assert d["face_swapped", "rest"]["A"] < d["face_swapped", "rest"]["B"], d
+def test_swapping_the_hair_latent_moves_the_rest_and_keeps_it_otherwise(region_votes) -> None:
+    n = len(region_votes["hair_rest"])
+    assert n == 42
+    assert sum(region_votes["hair_rest"]) >= 0.9 * n, region_votes  # hair-only swap: the rest comes from B
+    assert sum(region_votes["face_rest"]) >= 0.9 * n, region_votes  # face-only swap: the rest stays A's
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "known weakness of the shipped CPU demo weights (1,400 steps on 164 samples): the face region follows "
-    "the hair latent too; over the 42 ordered portrait pairs the face region of a hair-only swap stays "
-    "nearer the face source in 25, of a face-only swap moves to the face source in 22 (chance level). "
-    "strict: when better weights make this pass, the xfail must be removed."))
-def test_swapping_the_face_latent_moves_the_face_region(model) -> None:
-    for name_a, name_b in PAIRS:
-        d = _region_swaps(model, name_a, name_b)
-        assert d["hair_swapped", "face"]["A"] < d["hair_swapped", "face"]["B"], (name_a, name_b, d)
-        assert d["face_swapped", "face"]["B"] < d["face_swapped", "face"]["A"], (name_a, name_b, d)
+def test_swapping_the_face_latent_moves_the_face_region(region_votes) -> None:
+    n = len(region_votes["hair_face"])
+    assert sum(region_votes["hair_face"]) >= 0.8 * n, region_votes  # hair-only swap: the face stays A's
+    assert sum(region_votes["face_face"]) >= 0.8 * n, region_votes  # face-only swap: the face comes from B
 
 
 def test_face_only_edit_changes_the_face_more_than_the_hair(model) -> None:
