@@ -117,6 +117,14 @@ def test_loss_region_swap_targets_the_cut_and_paste_and_ignores_the_disputed_ban
     assert L.RSGANLossWeights().swap == 0.0  # off in the paper's training
 
 
+def test_loss_attribute_edit_scores_the_edit_against_the_random_target() -> None:
+    c_tilde = torch.tensor([[1.0, 0.0]])
+    logits = torch.tensor([[2.0, 1.0]])
+    want = -(math.log(sig(2.0)) + math.log(1 - sig(1.0)))
+    assert math.isclose(L.loss_attribute_edit(c_tilde, logits).item(), want, rel_tol=1e-6)
+    assert L.RSGANLossWeights().edit == 0.0
+
+
 def test_loss_total_is_the_weighted_sum() -> None:
     names = ["rec_face", "rec_hair", "rec", "kl_xf", "kl_xh", "kl_cf", "kl_ch", "adv_g", "adv_p", "cls", "gc"]
     t = {n: torch.tensor(float(i + 1)) for i, n in enumerate(names)}

@@ -96,23 +96,30 @@ def test_each_loss_reaches_exactly_the_networks_a1_names(with_attributes: bool) 
         assert reached == expected, f"{name}: reached {sorted(reached)}, A1 says {sorted(expected)}"
 
 
-def test_region_swap_loss_trains_only_the_composer_and_needs_face_masks() -> None:
-    """faceweave's region-swap term (off by default) reaches G alone; without m_face it is a clear error."""
+@pytest.mark.parametrize(("term", "weights"), [("swap", {"swap": 4000.0}), ("edit", {"edit": 50.0})])
+def test_faceweave_losses_are_off_by_default_and_train_only_the_composer(term: str, weights: dict) -> None:
+    """faceweave's region-swap and attribute-edit terms (not in the paper) reach G alone, and only when on."""
     ds = FaceFixtureDataset(size=32)
     torch.manual_seed(0)
     model = RSGAN(RSGANConfig.tiny(32, ds.attribute_names)).train()
     batch = _batch(ds, list(range(6)), 32)
-    assert "swap" not in compute_losses(model, batch, RSGANLossWeights()).terms
-    w = RSGANLossWeights(swap=4000.0)
+    assert term not in compute_losses(model, batch, RSGANLossWeights()).terms
+    w = RSGANLossWeights(**weights)
     terms = compute_losses(model, batch, w).terms
-    assert terms["swap"].item() > 0
+    assert terms[term].item() > 0
     model.zero_grad(set_to_none=True)
-    backward_a1(model, {k: (v if k == "swap" else v * 0.0) for k, v in terms.items()}, w)
+    backward_a1(model, {k: (v if k == term else v * 0.0) for k, v in terms.items()}, w)
     groups = model.parameter_groups()
     reached = {net for net, ps in groups.items() if any(p.grad is not None and p.grad.abs().sum() > 0 for p in ps)}
     assert reached == {"composer"}
+
+
+def test_region_swap_loss_needs_face_masks() -> None:
+    ds = FaceFixtureDataset(size=32)
+    model = RSGAN(RSGANConfig.tiny(32, ds.attribute_names)).train()
+    batch = {k: v for k, v in _batch(ds, list(range(4)), 32).items() if k != "m_face"}
     with pytest.raises(FaceweaveError, match="m_face"):
-        compute_losses(model, {k: v for k, v in batch.items() if k != "m_face"}, w)
+        compute_losses(model, batch, RSGANLossWeights(swap=1.0))
 
 
 def test_gradients_equal_each_networks_a1_objective() -> None:

@@ -73,6 +73,7 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
 
 from faceweave.errors import FaceweaveError
+from faceweave.models.layers import reparameterize
 from faceweave.models.rsgan import RSGAN, RSGANConfig
 from faceweave.models.rsgan import losses as L
 from faceweave.models.rsgan.losses import RSGANLossWeights
@@ -128,6 +129,7 @@ class TrainOptions:
     dataset_factory: str | None = None
     flip: bool = False
     swap_weight: float | None = None  # λ_swap (faceweave's region-swap loss); None: the config's / checkpoint's
+    edit_weight: float | None = None  # λ_edit (faceweave's attribute-edit loss); None: the config's / checkpoint's
 
 
 @dataclass
@@ -203,6 +205,12 @@ def compute_losses(model: RSGAN, b: dict[str, torch.Tensor], w: RSGANLossWeights
     parts = [z, z_hat]
     if region_swap:  # face latents of item i, hair latents of item i + 1 (faceweave's region-swap loss)
         parts.append({k: (v if k in ("xf", "cf") else v.roll(-1, 0)) for k, v in z.items()})
+    attr_edit = w.edit > 0 and c.shape[1] > 0
+    if attr_edit:  # random target attributes c̃ in the face attribute latent only (faceweave's edit loss)
+        c_tilde = torch.bernoulli(torch.full_like(c, 0.5))
+        mu_cf, logvar_cf = model.enc_cf(c_tilde)
+        lim = model.config.logvar_clamp
+        parts.append(dict(z, cf=reparameterize(mu_cf, logvar_cf.clamp(-lim, lim))))
     both = {k: torch.cat([p[k] for p in parts]) for k in z}
     x_out = model.compose(both["xf"], both["cf"], both["xh"], both["ch"])  # lines 10, 13 in one pass
     x_rec, x_rand = x_out[:n], x_out[n : 2 * n]
@@ -225,8 +233,10 @@ def compute_losses(model: RSGAN, b: dict[str, torch.Tensor], w: RSGANLossWeights
     if region_swap:
         mf = b["m_face"]
         terms["swap"] = L.loss_region_swap(  # faceweave addition, not in the paper
-            x_out[2 * n :], x, x.roll(-1, 0), mf, mf.roll(-1, 0), m_bg.roll(-1, 0), w.beta
+            x_out[2 * n : 3 * n], x, x.roll(-1, 0), mf, mf.roll(-1, 0), m_bg.roll(-1, 0), w.beta
         )
+    if attr_edit:
+        terms["edit"] = L.loss_attribute_edit(c_tilde, model.classifier(x_out[-n:]))  # faceweave addition
     images = {"x": x, "x_rec": x_rec, "x_rand": x_rand, "x_f": x_f, "x_f_rec": x_f_rec, "x_h": x_h, "x_h_rec": x_h_rec}
     return StepOutputs(terms=terms, images=images)
 
@@ -236,8 +246,10 @@ def a1_objectives(t: dict[str, torch.Tensor], w: RSGANLossWeights) -> dict[str, 
     loss_g = t["adv_g_gen"] + t["adv_p_gen"] + w.gc * t["gc"]  # line 19
     kl = t["kl_xf"] + t["kl_xh"] + t["kl_cf"] + t["kl_ch"]
     return {
-        # line 26, first term → G only (+ faceweave's region-swap loss, also G only, when λ_swap > 0)
-        "composer_rec": w.rec * t["rec"] + (w.swap * t["swap"] if "swap" in t else 0.0),
+        # line 26, first term → G only (+ faceweave's region-swap and edit losses, also G only, when on)
+        "composer_rec": w.rec * t["rec"]
+        + (w.swap * t["swap"] if "swap" in t else 0.0)
+        + (w.edit * t["edit"] if "edit" in t else 0.0),
         "separators": w.rec * (t["rec_face"] + t["rec_hair"]) + w.kl * kl + loss_g,  # lines 20–26
         "critics": w.adv_g * t["adv_g"] + w.adv_p * t["adv_p"] + w.cls * t["cls"],  # lines 27–29
     }
@@ -401,6 +413,8 @@ def _train(opts: TrainOptions, dataset: Dataset | None, ctx: DistContext) -> Tra
         weights = RSGANLossWeights.from_dict(loss_section)
     if opts.swap_weight is not None:  # the command line wins, also over a resumed run's weights
         weights = dataclasses.replace(weights, swap=float(opts.swap_weight))
+    if opts.edit_weight is not None:
+        weights = dataclasses.replace(weights, edit=float(opts.edit_weight))
     ds = dataset if dataset is not None else _build_dataset(opts, face_mask=weights.swap > 0)
     ds_attrs = [str(a) for a in getattr(ds, "attribute_names", [])]
     if loaded is not None:
@@ -564,6 +578,13 @@ def add_train_rsgan_args(parser: argparse.ArgumentParser) -> argparse.ArgumentPa
         type=float,
         metavar="W",
         help="λ_swap of faceweave's region-swap loss (not in the paper; for small datasets, see docs/training.md); "
+        "default: the config's or the resumed run's, else 0",
+    )
+    parser.add_argument(
+        "--edit-weight",
+        type=float,
+        metavar="W",
+        help="λ_edit of faceweave's attribute-edit loss (not in the paper; see docs/training.md); "
         "default: the config's or the resumed run's, else 0",
     )
     parser.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")

@@ -42,6 +42,7 @@ class RSGANLossWeights:
     gc: float = 50.0  # λ_GC
     beta: float = 0.5  # β: background pixels weigh (1 − β) in Eq. 2–3
     swap: float = 0.0  # λ_swap of faceweave's region-swap loss (not in the paper; 0 = the paper's training)
+    edit: float = 0.0  # λ_edit of faceweave's attribute-edit loss (not in the paper; 0 = the paper's training)
 
     def to_dict(self) -> dict[str, float]:
         return dataclasses.asdict(self)
@@ -149,6 +150,18 @@ def loss_gc(c: torch.Tensor, logits_rec: torch.Tensor, logits_rand: torch.Tensor
     return bce(c, logits_rec) + bce(c, logits_rand)
 
 
+def loss_attribute_edit(c_tilde: torch.Tensor, logits_edit: torch.Tensor) -> torch.Tensor:
+    """faceweave's attribute-edit loss (not in the paper, no equation number): L_BCE(c̃, C(x̃′)) in the
+    form of Eq. 7, for x̃′ = G(z_xf, z̃_cf, z_xh, z_ch) with z̃_cf encoded from random attributes c̃.
+
+    Why: Eq. 7 only scores images whose attribute latents agree with their appearance latents (x′) or
+    are unrelated to any c (x̂′, compared with the batch's c as printed), so nothing asks G to *follow*
+    z_cf when z_xf says otherwise — and editing by changing c is exactly that. On a small dataset G
+    learns to read the attributes from z_xf and edits do almost nothing.
+    """
+    return bce(c_tilde, logits_edit)
+
+
 def loss_total(terms: dict[str, torch.Tensor], w: RSGANLossWeights) -> torch.Tensor:
     """The weighted sum of section 3.1 (Eq. 8), for logging; training follows Algorithm A1 instead."""
     return (
@@ -159,4 +172,5 @@ def loss_total(terms: dict[str, torch.Tensor], w: RSGANLossWeights) -> torch.Ten
         + w.cls * terms["cls"]
         + w.gc * terms["gc"]
         + w.swap * terms.get("swap", 0.0)  # faceweave's region-swap loss (0 in the paper's training)
+        + w.edit * terms.get("edit", 0.0)  # faceweave's attribute-edit loss (0 in the paper's training)
     )
