@@ -138,8 +138,9 @@ register(ModelCard(
     module="faceweave",
     file="weights/rsgan_demo.safetensors",
     licence="Apache-2.0; trained on public-domain, CC0, MIT and Pexels-licensed sample photos and clips",
-    sha256="e6eb921883313f2e5ad3c531666d6da0d2297871a84aa1641eb4acca0b9e959f",
-    purpose="RSGAN demo weights, 64 px, CPU-trained on 164 samples, 1,400 steps (model card: weights/rsgan_demo.md)",
+    sha256="db51ea6936019e1d1a6122d2021fe1fca7de9c0c13c4df84c218b967a3ed6700",
+    purpose="RSGAN demo weights, 64 px, CPU-trained on 164 samples, 2,901 steps incl. a region-swap + "
+    "attribute-edit fine-tune (model card: weights/rsgan_demo.md)",
 ))
 
 

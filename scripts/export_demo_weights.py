@@ -46,6 +46,7 @@ def main() -> int:
     ap.add_argument("run", type=Path)
     ap.add_argument("--data", type=Path, default=ROOT / "data_cache" / "samples_ds")
     ap.add_argument("--swap-from", type=int, default=0, help="step at which the region-swap loss was switched on")
+    ap.add_argument("--edit-from", type=int, default=0, help="step at which the attribute-edit loss was switched on")
     a = ap.parse_args()
 
     sys.path.insert(0, str(ROOT / "scripts"))
@@ -107,17 +108,20 @@ def main() -> int:
     run = json.loads((a.run / "run.json").read_text())
     step = int(ckpt.stem.split("_")[-1])
     batch = run["options"]["batch_size"]
-    lam_swap = float(run["loss"].get("swap", 0.0))
-    if lam_swap > 0:
-        weights_text = (
-            f"the paper's loss weights, plus faceweave's region-swap loss (λ_swap = {lam_swap:g}; not in the paper) "
-            + (f"from step {a.swap_from} on" if a.swap_from else "throughout")
-            + ". That loss asks the composer, for a pair of training crops, to draw the face region from"
-            " the face latents and the rest from the hair latents (docs/training.md); without it the"
-            " small training set let the composer redraw the face from the hair latents alone"
-        )
-    else:
-        weights_text = "the paper's loss weights"
+    extras = []
+    for key, name, start, why in (
+        ("swap", "region-swap", a.swap_from, "the composer draws the face region of a latent swap from the face "
+         "latents and the rest from the hair latents"),
+        ("edit", "attribute-edit", a.edit_from, "the composer follows the face attribute latent when it disagrees "
+         "with the face appearance latent"),
+    ):
+        lam = float(run["loss"].get(key, 0.0))
+        if lam > 0:
+            since = f"from step {start} on" if start else "throughout"
+            extras.append(f"faceweave's {name} loss (λ_{key} = {lam:g}, {since}: {why})")
+    weights_text = "the paper's loss weights"
+    if extras:
+        weights_text += ", plus " + " and ".join(extras) + "; neither is in the paper (docs/training.md)"
     q = {k: v for k, v in regions.items() if k != "pairs"}
     regions_text = "; ".join(f"{k} {v}/{regions['pairs']}" for k, v in q.items())
     epochs = step * batch / max(scores["train"]["n"], 1)
