@@ -14,7 +14,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from conftest import ASSETS, faces_of, load_rgb, run_cli
+from conftest import ASSETS, PORTRAITS, faces_of, load_rgb, run_cli
 
 import faceweave
 
@@ -64,16 +64,7 @@ def _mad(a: np.ndarray, b: np.ndarray, sel: np.ndarray) -> float:
 
 
 # ------------------------------------------------------------------ the latent spaces separate face and hair
-# Seven portraits of seven different people; every ordered pair (A, B) is measured, none picked.
-PORTRAITS = [
-    "facerec_obama.jpg",
-    "facerec_biden.jpg",
-    "pyfeat_0-f1-su-ph.jpg",
-    "pyfeat_0-f15-hao-ph.jpg",
-    "pyfeat_15-f13-anc-ph.jpg",
-    "skimage_astronaut.png",
-    "pyfeat_single_face.jpg",
-]
+# Every ordered pair (A, B) of conftest.PORTRAITS (seven different people) is measured, none picked.
 
 
 @pytest.fixture(scope="module")
