@@ -150,10 +150,10 @@ The paper trained 120,000 steps at batch 50 on 180,000 CelebA photos.
 **How good.** Reconstruction of x on samples the model never saw in training (val + test splits of
 that set, {n_held} samples, {size} px): MAE {held_mae:.4f} (pixel values in [0, 1]), MS-SSIM
 {held_ms:.3f}. On its training samples: MAE {scores['train']['mae']:.4f}, MS-SSIM
-{scores['train']['msssim']:.3f}. Face/hair separation over the {regions['pairs']} ordered pairs of seven
-sample portraits (`scripts/rsgan_region_check.py`; "from X" = the region is nearer X's reconstruction):
-{regions_text}. The held-out faces include frames of clips whose other frames are in
-training, so the held-out figures flatter it. Expect blurry, averaged faces: these weights exist so the
+{scores['train']['msssim']:.3f}. The held-out faces include frames of clips whose other frames are in
+training, so the held-out figures flatter it. Face/hair separation over the {regions['pairs']} ordered pairs
+of seven sample portraits (`scripts/rsgan_region_check.py`; "from X" = the region is nearer X's
+reconstruction): {regions_text}. Expect blurry, averaged faces: these weights exist so the
 RSGAN code paths (swap, edit, random parts, interpolation, RSGAN-GD) run out of the box and are tested
 on real photos; for real results train at the paper's scale on CelebA (docs/training.md).
 

@@ -12,7 +12,6 @@ people in tests/assets (the largest face of each).
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import logging
 import sys
@@ -28,11 +27,11 @@ PORTRAITS = [
     "skimage_astronaut.png",
     "pyfeat_single_face.jpg",
 ]
-QUESTIONS = {  # name → (swap, region, the photo the region should be nearer)
-    "hair swap: rest from B": ("hair_swapped", "rest", "B"),
-    "hair swap: face from A": ("hair_swapped", "face", "A"),
-    "face swap: rest from A": ("face_swapped", "rest", "A"),
-    "face swap: face from B": ("face_swapped", "face", "B"),
+LABELS = {  # keys of faceweave.apps.rsgan_ops.SEPARATION_QUESTIONS → how the counts are printed
+    "hair_rest": "hair swap: rest from B",
+    "hair_face": "hair swap: face from A",
+    "face_rest": "face swap: rest from A",
+    "face_face": "face swap: face from B",
 }
 
 
@@ -42,7 +41,7 @@ def region_counts(model, photos: list[Path]) -> dict[str, int]:
     from faceweave.apps import rsgan_ops as ops
     from faceweave.media import read_image
 
-    aligned = {}
+    aligned = {}  # file name → AlignedFace (largest face)
     for p in photos:
         rgb = read_image(p).rgb
         faces = analyze(rgb, mesh=False, identity=False)
@@ -51,14 +50,9 @@ def region_counts(model, photos: list[Path]) -> dict[str, int]:
             continue
         face = max(faces, key=lambda f: f.area)
         aligned[p.name] = ops.prepare(rgb, face, model.config.image_size)
-    counts = dict.fromkeys(QUESTIONS, 0)
-    pairs = list(itertools.permutations(aligned, 2))
-    for a, b in pairs:
-        d = ops.region_swap_distances(model, aligned[a], aligned[b])
-        for q, (swap, region, want) in QUESTIONS.items():
-            other = "A" if want == "B" else "B"
-            counts[q] += d[swap, region][want] < d[swap, region][other]
-    return {"pairs": len(pairs), **counts}
+    votes = ops.region_separation_votes(model, list(aligned.values()))
+    n = len(aligned) * (len(aligned) - 1)
+    return {"pairs": n, **{LABELS[q]: sum(v) for q, v in votes.items()}}
 
 
 def default_photos() -> list[Path]:

@@ -7,7 +7,6 @@ with neither, the tests are skipped with a message saying so.
 
 from __future__ import annotations
 
-import itertools
 import os
 from pathlib import Path
 
@@ -70,6 +69,7 @@ def _mad(a: np.ndarray, b: np.ndarray, sel: np.ndarray) -> float:
 @pytest.fixture(scope="module")
 def region_votes(model) -> dict[str, list[bool]]:
     """For each ordered pair, is each region of each latent swap nearer the photo it should come from?
+    (:func:`faceweave.apps.rsgan_ops.region_separation_votes`.)
 
     Distances are :func:`faceweave.apps.rsgan_ops.region_swap_distances` (aligned crops, region masks,
     against the generator's reconstructions of A and B: the demo generator redraws every face blurrily,
@@ -77,15 +77,7 @@ def region_votes(model) -> dict[str, list[bool]]:
     """
     from faceweave.apps import rsgan_ops as ops
 
-    aligned = {n: _aligned(model, n) for n in PORTRAITS}
-    votes: dict[str, list[bool]] = {"hair_rest": [], "hair_face": [], "face_rest": [], "face_face": []}
-    for a, b in itertools.permutations(PORTRAITS, 2):
-        d = ops.region_swap_distances(model, aligned[a], aligned[b])
-        votes["hair_rest"].append(d["hair_swapped", "rest"]["B"] < d["hair_swapped", "rest"]["A"])
-        votes["hair_face"].append(d["hair_swapped", "face"]["A"] < d["hair_swapped", "face"]["B"])
-        votes["face_rest"].append(d["face_swapped", "rest"]["A"] < d["face_swapped", "rest"]["B"])
-        votes["face_face"].append(d["face_swapped", "face"]["B"] < d["face_swapped", "face"]["A"])
-    return votes
+    return ops.region_separation_votes(model, [_aligned(model, n) for n in PORTRAITS])
 
 
 def test_swapping_the_hair_latent_moves_the_rest_and_keeps_it_otherwise(region_votes) -> None:

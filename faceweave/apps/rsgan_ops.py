@@ -23,6 +23,7 @@ Latent values are posterior *means* (deterministic): the same photo always gives
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import threading
@@ -326,6 +327,28 @@ def region_swap_distances(model: RSGAN, a: AlignedFace, b: AlignedFace) -> dict[
         for k, img in out.items()
         for r in sel
     }
+
+
+# question → (swap, region, the photo that region should be nearer), for :func:`region_separation_votes`
+SEPARATION_QUESTIONS: dict[str, tuple[str, str, str]] = {
+    "hair_rest": ("hair_swapped", "rest", "B"),  # hair-only swap: the rest comes from B
+    "hair_face": ("hair_swapped", "face", "A"),  # hair-only swap: the face stays A's
+    "face_rest": ("face_swapped", "rest", "A"),  # face-only swap: the rest stays A's
+    "face_face": ("face_swapped", "face", "B"),  # face-only swap: the face comes from B
+}
+
+
+def region_separation_votes(model: RSGAN, faces: Sequence[AlignedFace]) -> dict[str, list[bool]]:
+    """For every ordered pair (A, B) of ``faces``, the answer to each of :data:`SEPARATION_QUESTIONS`
+    (is that region of that latent swap nearer the photo it should come from?), by
+    :func:`region_swap_distances`. Lists are in ``itertools.permutations`` order."""
+    votes: dict[str, list[bool]] = {q: [] for q in SEPARATION_QUESTIONS}
+    for a, b in itertools.permutations(faces, 2):
+        d = region_swap_distances(model, a, b)
+        for q, (swap, region, want) in SEPARATION_QUESTIONS.items():
+            other = "A" if want == "B" else "B"
+            votes[q].append(d[swap, region][want] < d[swap, region][other])
+    return votes
 
 
 @torch.no_grad()

@@ -175,7 +175,7 @@ def prepare_batch(batch: dict[str, torch.Tensor], device: torch.device, size: in
         out[k] = t if k == "m_bg" else RSGAN.to_model_range(t)
     c = batch["c"].to(device, torch.float32)
     out["c"] = c.reshape(c.shape[0], -1)
-    if "m_face" in batch:  # only read when the region-swap loss is on
+    if "m_face" in batch:  # datasets give it when asked (the region-swap loss needs it)
         m = batch["m_face"].to(device, torch.float32)
         if m.shape[-1] != size:
             m = F.interpolate(m, size=(size, size), mode="area" if m.shape[-1] > size else "bilinear")
