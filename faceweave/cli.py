@@ -155,6 +155,8 @@ def _cmd_models(a: argparse.Namespace) -> int:
     _out(" | ".join(cols))
     for r in rows:
         _out(" | ".join(str(r[c]) for c in cols))
+        if r.get("notes"):
+            _out(f"    note: {r['notes']}")
     if a.verify and any(r["status"] != "ok" for r in rows):
         return 1
     return 0
