@@ -54,7 +54,7 @@ def main() -> None:
         for b in batches:
             xb = x[np.arange(b) % len(x)]
             with torch.no_grad():
-                cells.append(f"{median_ms(lambda xb=xb: net(xb), args.runs) / b:.1f}")
+                cells.append(f"{median_ms(lambda xb=xb, net=net: net(xb), args.runs) / b:.1f}")
         print(f"| {name} | {x.shape[-1]} px | " + " | ".join(cells) + " |")
 
     img = image_to_tensor(np.ascontiguousarray(np.full((1000, 1000, 3), 128, np.uint8)))
@@ -66,7 +66,8 @@ def main() -> None:
     pts[48] = [455, 570]
     pts[54] = [545, 570]
     lms = np.repeat(pts[None], 16, 0)
-    print(f"\narcface_crop of 16 faces from a 1000×1000 image: {median_ms(lambda: arcface_crop(img, lms), args.runs):.1f} ms")
+    warp_ms = median_ms(lambda: arcface_crop(img, lms), args.runs)
+    print(f"\narcface_crop of 16 faces from a 1000×1000 image: {warp_ms:.1f} ms")
 
     idl, pl = IdentityLoss(), PerceptualLoss()
     for label, loss, x in (("IdentityLoss", idl, x112[:16]), ("PerceptualLoss (block1-3)", pl, x224[:16])):
