@@ -176,3 +176,16 @@ def test_registry_lists_and_verifies_the_converted_files() -> None:
         assert card.verify(), name
         assert "MIT" in card.licence and "not documented" in card.notes
         assert (card.path().parent / (card.path().stem + ".md")).is_file()
+
+
+def test_identity512_separates_the_portraits_of_tests_assets() -> None:
+    # Obama twice plus six other people: the same-person pair is above every different-person pair.
+    from faceweave.nets.infer import cosine
+
+    names = ["facerec_obama.jpg", "facerec_obama2.jpg", "facerec_biden.jpg", "pyfeat_0-f1-su-ph.jpg",
+             "pyfeat_0-f15-hao-ph.jpg", "pyfeat_15-f13-anc-ph.jpg", "skimage_astronaut.png", "pyfeat_single_face.jpg"]
+    emb = {n: max(faces_of(n, mesh=False, identity=True), key=lambda f: f.area).embedding512 for n in names}
+    assert all(e is not None and e.shape == (512,) for e in emb.values())
+    same = cosine(emb[names[0]], emb[names[1]])
+    diff = [cosine(emb[a], emb[b]) for i, a in enumerate(names) for b in names[i + 1:] if {a, b} != set(names[:2])]
+    assert same > 0.5 and max(diff) < 0.3, (same, max(diff))
