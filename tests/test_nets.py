@@ -189,3 +189,16 @@ def test_identity512_separates_the_portraits_of_tests_assets() -> None:
     same = cosine(emb[names[0]], emb[names[1]])
     diff = [cosine(emb[a], emb[b]) for i, a in enumerate(names) for b in names[i + 1:] if {a, b} != set(names[:2])]
     assert same > 0.5 and max(diff) < 0.3, (same, max(diff))
+
+
+def test_box_crop_matrix_is_a_resize_of_the_box() -> None:
+    from faceweave.analysis.align import box_crop_matrix
+
+    rgb = load_rgb("facerec_biden.jpg")
+    box = np.array([100, 60, 340, 300])  # a 240×240 box: the 224 crop is cv2.resize of that region
+    m = box_crop_matrix(box, 224)
+    warped = cv2.warpAffine(rgb, m, (224, 224), flags=cv2.INTER_LINEAR)
+    resized = cv2.resize(rgb[60:300, 100:340], (224, 224), interpolation=cv2.INTER_LINEAR)
+    assert np.abs(warped.astype(int) - resized.astype(int)).mean() < 0.5
+    wide = box_crop_matrix(box, 224, left=0.25, top=0.25, right=0.25, bottom=0.25)
+    assert np.allclose(wide[:, :2], np.eye(2) * 224 / 360)  # 240 · 1.5 = 360 photo px onto 224
