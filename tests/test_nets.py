@@ -12,8 +12,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
-
-from tests.conftest import ASSETS, faces_of, load_rgb
+from conftest import ASSETS, faces_of, load_rgb
 
 torch.set_num_threads(1)
 

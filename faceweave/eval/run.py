@@ -155,7 +155,10 @@ def load_photos(paths: Sequence[Path], *, mesh: bool, desc: str = "analyse") -> 
                 ph.face = faces[0]
                 h, w = ph.rgb.shape[:2]
                 ph.pose = M.head_pose(ph.face.landmarks, (w, h))
-                ph.embedding192, ph.pose_net = M.net_scores(ph.rgb, ph.face.landmarks)
+                try:  # the converted nets' columns are extra: a failure there must not drop the photo
+                    ph.embedding192, ph.pose_net = M.net_scores(ph.rgb, ph.face.landmarks)
+                except Exception as e:  # noqa: BLE001
+                    log.warning("%s: converted nets not scored: %s", p.name, e)
         except Exception as e:  # noqa: BLE001 - recorded, not fatal
             ph.error = f"{type(e).__name__}: {e}"
         if ph.error:
