@@ -201,3 +201,24 @@ def test_box_crop_matrix_is_a_resize_of_the_box() -> None:
     assert np.abs(warped.astype(int) - resized.astype(int)).mean() < 0.5
     wide = box_crop_matrix(box, 224, left=0.25, top=0.25, right=0.25, bottom=0.25)
     assert np.allclose(wide[:, :2], np.eye(2) * 224 / 360)  # 240 · 1.5 = 360 photo px onto 224
+
+
+def test_aligned_training_crops_reach_the_arcface_template() -> None:
+    # A face aligned by align_face (CelebA template, as the learned engines' data) goes to the ArcFace
+    # template with one fixed matrix: its embedding matches the one cut from the photo directly.
+    from faceweave.analysis.align import align_face
+    from faceweave.nets import load
+    from faceweave.nets.align import aligned_to_arcface, arcface_crop, image_to_tensor
+
+    rgb = load_rgb("facerec_obama2.jpg")
+    lm = faces_of("facerec_obama2.jpg", mesh=False, identity=False)[0].landmarks
+    celeba, _ = align_face(rgb, lm, (128, 156))
+    net = load("identity512")
+    with torch.no_grad():
+        via_template = net(aligned_to_arcface(image_to_tensor(celeba)))
+        direct = net(arcface_crop(image_to_tensor(rgb), lm[None]))
+        biden = load_rgb("facerec_biden.jpg")
+        other = net(arcface_crop(image_to_tensor(biden), faces_of("facerec_biden.jpg", mesh=False,
+                                                                  identity=False)[0].landmarks[None]))
+    same = float(torch.cosine_similarity(via_template, direct)[0])
+    assert same > 0.85 and same > float(torch.cosine_similarity(via_template, other)[0]) + 0.5

@@ -114,3 +114,18 @@ def landmark_box(landmarks: np.ndarray) -> np.ndarray:
     """The dlib-detector-like box (x0, y0, x1, y1) spanned by the 68 landmarks (brows to chin)."""
     lm = np.asarray(landmarks, np.float64)
     return np.array([lm[:, 0].min(), lm[:, 1].min(), lm[:, 0].max(), lm[:, 1].max()])
+
+
+def template_to_arcface_matrix(
+    size: tuple[int, int] = CELEBA_SIZE,
+    template: np.ndarray = CELEBA_5PT,
+    template_size: tuple[int, int] = CELEBA_SIZE,
+    arcface_size: int = 112,
+) -> np.ndarray:
+    """2×3 matrix from a crop already aligned to ``template`` (at ``size``) to the ArcFace template.
+
+    For training images that :func:`align_face` produced (CelebA template, any size): the same
+    matrix serves every image, so identity crops of generated faces need no landmarks.
+    """
+    pts = template * np.array([size[0] / template_size[0], size[1] / template_size[1]])
+    return similarity_transform(pts, ARCFACE_5PT * (arcface_size / 112.0))

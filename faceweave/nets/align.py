@@ -20,6 +20,7 @@ from faceweave.analysis.align import (
     arcface_matrix,
     box_crop_matrix,
     landmark_box,
+    template_to_arcface_matrix,
 )
 from faceweave.errors import FaceweaveError
 
@@ -133,3 +134,14 @@ def expression_crop(
 ) -> torch.Tensor:
     """(B, 3, 224, 224) crops for :class:`~faceweave.nets.densenet.DenseNet121`."""
     return warp_affine(images, expression_matrices(landmarks, size), size)
+
+
+def aligned_to_arcface(images: torch.Tensor, size: int = 112) -> torch.Tensor:
+    """ArcFace crops of images already aligned to faceweave's CelebA template (``analysis.align.align_face``).
+
+    Any input size (the template is scaled to the images' width and height); one matrix for the whole
+    batch, so generated faces need no landmarks.
+    """
+    h, w = images.shape[-2:]
+    m = template_to_arcface_matrix((w, h), arcface_size=size)
+    return warp_affine(images, np.repeat(m[None], images.shape[0], 0), size)
