@@ -14,7 +14,6 @@ import pytest
 import torch
 from conftest import ASSETS, faces_of, load_rgb
 
-torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="module")
