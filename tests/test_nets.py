@@ -15,7 +15,6 @@ import torch
 from conftest import ASSETS, faces_of, load_rgb
 
 
-
 @pytest.fixture(scope="module")
 def ref() -> dict[str, np.ndarray]:
     with np.load(ASSETS / "nets_reference.npz") as z:
