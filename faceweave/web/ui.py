@@ -91,7 +91,7 @@ class App:
         self.config = config
         self.gate = gate
         self.sessions = Sessions()
-        self.root = config.root / "jobs"
+        self.root = config.root / "cache" / "jobs"  # inside gradio's cache: results are served without a copy
         self.root.mkdir(parents=True, exist_ok=True)
 
     # -- one job: the worker gate, a job folder kept for its results, clean errors
@@ -179,7 +179,7 @@ class App:
             if total:
                 eta = (total - done) / fps if fps > 0 else 0.0
                 progress((done, total), unit="frames",
-                         desc=f"{100 * done / total:.0f} % · frame {done}/{total} · {fps:.1f} fps · ETA {eta:.0f} s")
+                         desc=f"frame {done}/{total} · {fps:.1f} fps · ETA {eta:.0f} s")
             else:
                 progress(None, desc=f"frame {done} · {fps:.1f} fps")
 
@@ -343,7 +343,7 @@ def _photo_tab(app: App, engines: list[str], blends: list[str]) -> None:
                                 height=300, elem_id="fw-target")
         faces = gr.Gallery(label="Faces found in the target: click to choose which to replace", columns=8,
                            height=190, allow_preview=False, object_fit="contain", elem_id="fw-faces",
-                           interactive=False)
+                           fit_columns=False, buttons=[], interactive=False)
         with gr.Row():
             chosen = gr.CheckboxGroup([], value=[], label="Target faces", elem_id="fw-chosen")
             all_faces = gr.Checkbox(False, label="All faces", elem_id="fw-all")
