@@ -21,6 +21,7 @@ import json
 import logging
 import os
 import secrets
+import signal
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -182,6 +183,7 @@ def create_app(config: WebConfig, auth: tuple[str, str] | None = None) -> tuple[
     from faceweave.engines.base import BLEND_MODES, engine_names
     from faceweave.web.ui import CSS, build
 
+    (config.root / "jobs").mkdir(parents=True, exist_ok=True)  # REST jobs (the UI's live in gradio's cache)
     gate = Gate(config.workers, config.max_queue)
     demo, ui = build(config, gate)
     demo.queue(default_concurrency_limit=config.workers, max_size=config.max_queue)
@@ -286,7 +288,16 @@ def serve(host: str = "127.0.0.1", port: int = 7860, *, auth: tuple[str, str] | 
         ))
         log.warning("faceweave web UI on http://%s:%d/ (Ctrl-C to stop)", host if ":" not in host else f"[{host}]",
                     port)
-        server.run()
+        # uvicorn re-raises SIGTERM/SIGINT once it has shut down; a Python handler turns that into
+        # an exception, so the `finally` below still removes the temporary folder.
+        def stop(signum: int, frame: object) -> None:
+            raise SystemExit(0)
+
+        previous = signal.signal(signal.SIGTERM, stop)
+        try:
+            server.run()
+        finally:
+            signal.signal(signal.SIGTERM, previous)
         if not server.started:
             raise FaceweaveError(f"cannot listen on {host}:{port} (address in use or not available)")
     finally:

@@ -31,21 +31,27 @@ footer { display: none !important; }
 """
 
 
-class PhotoInput(gr.Image):
-    """An image upload that checks the file header (pixel limit, real image) before anything decodes it."""
+def PhotoInput(**kwargs: Any) -> gr.Image:  # noqa: N802 - reads like the component it makes
+    """An image upload that checks the file header (pixel limit, real image) before anything decodes it.
 
-    def get_block_name(self) -> str:
-        return "image"  # the browser side is gradio's own Image component
+    (The check wraps the instance's ``preprocess``: a gr.Image subclass would make gradio write a
+    ``.pyi`` stub next to this module at import time.)
+    """
+    img = gr.Image(**kwargs)
+    base = img.preprocess
 
-    def preprocess(self, payload: Any) -> Any:
+    def preprocess(payload: Any) -> Any:
         if payload is not None and getattr(payload, "path", None):
             from faceweave.media.image import image_size
 
             try:
                 image_size(payload.path)
             except FaceweaveError as e:
-                raise gr.Error(_clean(e, {payload.path: self.label or "image"})) from None
-        return super().preprocess(payload)
+                raise gr.Error(_clean(e, {payload.path: img.label or "image"})) from None
+        return base(payload)
+
+    img.preprocess = preprocess  # type: ignore[method-assign]
+    return img
 
 
 def _clean(e: BaseException, labels: dict[str, str] | None = None) -> str:
@@ -354,7 +360,8 @@ def _photo_tab(app: App, engines: list[str], blends: list[str]) -> None:
         engine, blend = _options(engines, blends)
         go = gr.Button("Swap faces", variant="primary", elem_id="fw-swap")
         with gr.Row():
-            result = gr.Image(type="filepath", label="Result", interactive=False, height=400, elem_id="fw-result")
+            result = gr.Image(type="filepath", label="Result", interactive=False, height=400, elem_id="fw-result",
+                              buttons=["download", "fullscreen"])
             with gr.Column():
                 status = gr.Markdown(elem_id="fw-status")
                 download = gr.File(label="Download", interactive=False, elem_id="fw-download")
@@ -409,10 +416,10 @@ def _rsgan_tab(app: App) -> None:
             go = gr.Button("Apply edit", variant="primary", elem_id="fw-edit")
             with gr.Row():
                 result = gr.Image(type="filepath", label="Edited", interactive=False, height=360,
-                                  elem_id="fw-edit-result")
+                                  elem_id="fw-edit-result", buttons=["download", "fullscreen"])
                 with gr.Column():
                     status = gr.Markdown(elem_id="fw-edit-status")
-                    download = gr.File(label="Download", interactive=False)
+                    download = gr.File(label="Download", interactive=False, elem_id="fw-edit-download")
             photo.change(_guard(app.read_attributes), photo, [*sliders, start])
 
             def edit_event(data: dict[Any, Any], request: gr.Request) -> tuple[str, str, str]:
@@ -440,7 +447,8 @@ def _rsgan_tab(app: App) -> None:
                     ipart = gr.Radio(list(REGIONS), value="face", label="Move from A to B")
                     steps = gr.Slider(3, 10, value=5, step=1, label="Steps")
                     igo = gr.Button("Interpolate", variant="primary", elem_id="fw-interp")
-            strip = gr.Image(type="filepath", label="A → B", interactive=False, elem_id="fw-interp-result")
+            strip = gr.Image(type="filepath", label="A → B", interactive=False, elem_id="fw-interp-result",
+                             buttons=["download", "fullscreen"])
             ifile = gr.File(label="Download", interactive=False)
             igo.click(_guard(app.interpolate), [a, b, ipart, steps], [strip, ifile])
 
