@@ -307,7 +307,7 @@ def test_browser_video_swap_shows_progress_to_100_percent(page) -> None:
         time.sleep(0.3)
     status = pg.locator("#fw-vstatus").inner_text()
     assert "100 %" in status and "72/72 frames" in status, status
-    assert fps_seen and seen and 0 < min(seen) < 100, seen  # progress moved through the job
+    assert fps_seen and any(0 < x < 100 for x in seen) and max(seen) > 50, seen  # progress moved through the job
     data = _fetch(pg, "#fw-vdownload a")
     with av.open(io.BytesIO(data)) as c:
         assert c.streams.audio, "audio was dropped"
