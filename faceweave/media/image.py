@@ -9,6 +9,7 @@ file in the same folder, then ``os.replace``) and carry a provenance tag marking
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from faceweave.media.atomic import atomic_path
 # 12000×8300 photo, ≈ 300 MB as 8-bit RGB. PIL's own check stays on as a backstop for other readers.
 MAX_PIXELS = 100_000_000
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)  # our check refuses these itself
 
 WRITABLE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"}
 
