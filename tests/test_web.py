@@ -351,3 +351,18 @@ def test_browser_non_image_upload_is_refused_with_a_message(page, tmp_path: Path
     assert "Target photo" in msg and "not an image file" in msg, msg
     assert "/tmp" not in msg and str(Path.home()) not in msg
 
+
+
+# ------------------------------------------------------------------ command line
+@pytest.mark.parametrize(("args", "message"), [
+    (["--host", "0.0.0.0"], r"--host 0\.0\.0\.0 makes the UI reachable .* add --auth USER:PASS .*--no-auth"),
+    (["--auth", "nopassword"], r"--auth must be USER:PASS"),
+    (["--auth", "a:b", "--no-auth"], r"contradict"),
+    (["--max-file-mb", "500", "--max-request-mb", "100"], r"--max-file-mb .* not above --max-request-mb"),
+])
+def test_web_command_refuses_unsafe_or_bad_flags(args: list[str], message: str) -> None:
+    from conftest import run_cli
+
+    r = run_cli("web", "--port", "0", *args, timeout=60)
+    assert r.returncode != 0
+    assert len(r.stderr.strip().splitlines()) == 1 and re.search(message, r.stderr), r.stderr
