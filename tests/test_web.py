@@ -314,6 +314,26 @@ def test_browser_video_swap_shows_progress_to_100_percent(page) -> None:
         assert sum(1 for _ in c.decode(video=0)) == 72
 
 
+def test_browser_video_swap_cancel_stops_the_job_and_writes_nothing(page, server: Server) -> None:
+    pg = page
+    before = len(list(server.root.rglob("swap.mp4")))
+    pg.get_by_role("tab", name="Video swap").click()
+    pg.locator("#fw-vsource input[type=file]").set_input_files(ASSETS / "facerec_obama.jpg")
+    pg.locator("#fw-video input[type=file]").set_input_files(ASSETS / "pyfeat_single_face.mp4")
+    pg.locator("#fw-video video").wait_for(state="attached")
+    pg.click("#fw-vswap")
+    pg.wait_for_function("() => /fps/.test(document.querySelector('#fw-vresult').innerText)")
+    assert list(server.root.rglob(".swap.mp4.*"))  # the job is writing its (atomic, temporary) output
+    pg.click("#fw-vcancel")
+    pg.wait_for_function("() => /Cancelled/.test(document.querySelector('#fw-vstatus').innerText)")
+    # the worker itself stops at the next frame (not just the page): its partial file goes, no output appears
+    deadline = time.monotonic() + 15
+    while list(server.root.rglob(".swap.mp4.*")):
+        assert time.monotonic() < deadline, "the video job kept running after Cancel"
+        time.sleep(0.2)
+    assert len(list(server.root.rglob("swap.mp4"))) == before
+
+
 def test_browser_rsgan_edit(page) -> None:
     pg = page
     pg.get_by_role("tab", name="RSGAN").click()
@@ -360,9 +380,14 @@ def test_browser_non_image_upload_is_refused_with_a_message(page, tmp_path: Path
     (["--auth", "a:b", "--no-auth"], r"contradict"),
     (["--max-file-mb", "500", "--max-request-mb", "100"], r"--max-file-mb .* not above --max-request-mb"),
 ])
-def test_web_command_refuses_unsafe_or_bad_flags(args: list[str], message: str) -> None:
-    from conftest import run_cli
+def test_web_command_refuses_unsafe_or_bad_flags(args: list[str], message: str, capsys, monkeypatch) -> None:
+    from faceweave import cli
+    from faceweave.web import server
 
-    r = run_cli("web", "--port", "0", *args, timeout=60)
-    assert r.returncode != 0
-    assert len(r.stderr.strip().splitlines()) == 1 and re.search(message, r.stderr), r.stderr
+    def no_server(*a: object, **k: object) -> None:
+        raise AssertionError("a server was started despite the bad flags")
+
+    monkeypatch.setattr(server, "create_app", no_server)
+    assert cli.main(["web", "--port", "0", *args]) != 0
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and re.search(message, err), err
