@@ -284,7 +284,7 @@ def serve(host: str = "127.0.0.1", port: int = 7860, *, auth: tuple[str, str] | 
         app, _ = create_app(config, auth)
         server = uvicorn.Server(uvicorn.Config(
             app, host=host, port=port, log_level="warning", access_log=False, timeout_keep_alive=5,
-            limit_concurrency=256, h11_max_incomplete_event_size=32 * 1024,
+            limit_concurrency=256, h11_max_incomplete_event_size=32 * 1024, timeout_graceful_shutdown=5,
         ))
         log.warning("faceweave web UI on http://%s:%d/ (Ctrl-C to stop)", host if ":" not in host else f"[{host}]",
                     port)
