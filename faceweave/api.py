@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -28,7 +29,7 @@ log = logging.getLogger(__name__)
 __all__ = ["analyze", "attributes", "edit", "interpolate", "sample", "save", "swap", "swap_picture", "swap_video"]
 
 ImageLike = str | os.PathLike[str] | np.ndarray | Picture
-TargetSelection = int | Literal["all"] | None
+TargetSelection = int | Literal["all"] | list[int] | tuple[int, ...] | None
 
 # Squared distance between unit 512-D embeddings (faceweave.nets identity512; = 2 − 2·cosine) under
 # which two faces count as the same person. scripts/identity_separation.py on the shared sample photos
@@ -84,7 +85,7 @@ def select_targets(
     reference: Face | None = None,
     threshold: float = REFERENCE_THRESHOLD,
 ) -> list[Face]:
-    """Which target faces to replace: an index, ``"all"``, or those matching a reference identity."""
+    """Which target faces to replace: an index, a list of indices, ``"all"``, or those matching a reference identity."""
     if not faces:
         raise NoFaceError(f"{_name(pic)}: no face found in the target photo")
     if reference is not None:
@@ -103,6 +104,10 @@ def select_targets(
         return list(faces)
     if isinstance(selection, str):
         raise FaceweaveError(f"target face must be a number or 'all', not {selection!r}")
+    if isinstance(selection, (list, tuple)):
+        if not selection:
+            raise FaceweaveError("target face: the list of faces is empty")
+        return [select_targets(faces, pic, int(i))[0] for i in dict.fromkeys(selection)]
     if not 0 <= int(selection) < len(faces):
         raise FaceweaveError(
             f"{_name(pic)}: has {len(faces)} face(s); target face {selection} is out of range (0–{len(faces) - 1})"
@@ -177,14 +182,17 @@ def swap_video(
     colour_transfer: bool = True,
     keep_mouth: bool = True,
     progress: bool = False,
+    on_frame: Callable[[int, int | None], None] | None = None,
     **extra: object,
 ) -> dict[str, int]:
     """Swap the source face into every frame of a clip; the audio is kept. Returns frame counts.
 
     Frames where no (matching) face is found are written unchanged; a clip where no frame had one
-    is an error and leaves no output file.
+    is an error and leaves no output file. ``on_frame(done, total)`` is called after each frame
+    (``total`` is None when the container does not say); an exception it raises stops the job and
+    leaves no output file (this is how the web UI cancels).
     """
-    from faceweave.media.image import check_output_path
+    from faceweave.media.image import check_output_path, check_pixels
     from faceweave.media.video import VIDEO_SUFFIXES, probe, transform_video
 
     out = Path(output)
@@ -200,6 +208,7 @@ def swap_video(
     if blend not in BLEND_MODES:
         raise FaceweaveError(f"unknown blend '{blend}' (choose from {', '.join(BLEND_MODES)})")
     info = probe(tp)
+    check_pixels(info.width, info.height, str(tp))  # frame size, before any frame is decoded
     eng = get_engine(engine)
     src = as_picture(source)
     sf = _pick_source(_analyze(src.rgb, mesh=eng.needs_mesh, identity=False), src, source_face)
@@ -233,8 +242,15 @@ def swap_video(
         from tqdm import tqdm
 
         bar = tqdm(total=info.frames or None, unit="frame", desc=tp.name, leave=False)
+
+    def tick(n: int) -> None:
+        if bar is not None:
+            bar.update(1)
+        if on_frame is not None:
+            on_frame(counts["frames"], info.frames or None)
+
     try:
-        transform_video(tp, out, per_frame, progress=(lambda n: bar.update(1)) if bar is not None else None,
+        transform_video(tp, out, per_frame, progress=tick,
                         require=lambda: counts["swapped"] > 0,
                         require_message=f"{tp}: no face found in any frame of the target video")
     finally:

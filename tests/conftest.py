@@ -57,3 +57,19 @@ def run_cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str
         [sys.executable, "-m", "faceweave.cli", *map(str, args)],
         capture_output=True, text=True, timeout=timeout,
     )
+
+
+def write_bomb_png(path: Path, side: int = 30000) -> Path:
+    """A valid side×side 1-bit PNG of zeros: ~110 KB on disk, side² pixels once decoded (a decompression bomb)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    row = bytes(1 + (side + 7) // 8)  # filter byte 0 + packed bits
+    z = zlib.compressobj(9)
+    idat = b"".join(z.compress(row) for _ in range(side)) + z.flush()
+    ihdr = struct.pack(">IIBBBBB", side, side, 1, 0, 0, 0, 0)  # 1-bit grayscale
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b""))
+    return path

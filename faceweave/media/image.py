@@ -9,6 +9,7 @@ file in the same folder, then ``os.replace``) and carry a provenance tag marking
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,8 +19,12 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from faceweave.errors import FaceweaveError
 from faceweave.media.atomic import atomic_path
 
-# Accept big photos (up to ~250 MP) but still refuse decompression bombs.
-Image.MAX_IMAGE_PIXELS = 250_000_000
+# Decompression-bomb guard: the pixel count is read from the file header and refused BEFORE any
+# pixel is decoded (a 30000×30000 PNG can be a few KB on disk and 2.7 GB decoded). 100 MP is a
+# 12000×8300 photo, ≈ 300 MB as 8-bit RGB. PIL's own check stays on as a backstop for other readers.
+MAX_PIXELS = 100_000_000
+Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)  # our check refuses these itself
 
 WRITABLE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"}
 
@@ -73,6 +78,32 @@ def _to_uint8_rgb(img: Image.Image, source: str) -> tuple[np.ndarray, np.ndarray
 
 
 
+def check_pixels(width: int, height: int, name: str = "image") -> None:
+    """Refuse an image whose header announces more than :data:`MAX_PIXELS` pixels."""
+    if width * height > MAX_PIXELS:
+        raise FaceweaveError(
+            f"{name}: image is {width}×{height} = {width * height / 1e6:.0f} megapixels, over the "
+            f"{MAX_PIXELS / 1e6:.0f} MP limit (refused before decoding, as a decompression-bomb guard)"
+        )
+
+
+def image_size(path: str | os.PathLike[str]) -> tuple[int, int]:
+    """(width, height) from the file header only, after the pixel-limit check; no pixel is decoded."""
+    p = Path(path)
+    try:
+        with Image.open(p) as img:
+            w, h = img.size
+    except UnidentifiedImageError:
+        raise FaceweaveError(f"{p}: not an image file (unrecognised format)") from None
+    except Image.DecompressionBombError:
+        raise FaceweaveError(f"{p}: image is over the {MAX_PIXELS / 1e6:.0f} MP limit "
+                             "(refused before decoding, as a decompression-bomb guard)") from None
+    except (OSError, SyntaxError, ValueError) as e:
+        raise FaceweaveError(f"{p}: cannot read the image header ({e})") from None
+    check_pixels(w, h, str(p))
+    return int(w), int(h)
+
+
 def read_image(path: str | os.PathLike[str]) -> Picture:
     """Read a photo from disk; every failure is a one-line :class:`FaceweaveError`."""
     p = Path(path)
@@ -84,6 +115,7 @@ def read_image(path: str | os.PathLike[str]) -> Picture:
         raise FaceweaveError(f"{p}: file is empty (0 bytes)")
     try:
         with Image.open(p) as img:
+            check_pixels(*img.size, str(p))  # header only: nothing decoded yet
             img.load()
             fmt = img.format
             img = ImageOps.exif_transpose(img)
@@ -91,8 +123,9 @@ def read_image(path: str | os.PathLike[str]) -> Picture:
             info["format"] = fmt
     except UnidentifiedImageError:
         raise FaceweaveError(f"{p}: not an image file (unrecognised format)") from None
-    except Image.DecompressionBombError as e:
-        raise FaceweaveError(f"{p}: image is too large to process safely ({e})") from None
+    except Image.DecompressionBombError:
+        raise FaceweaveError(f"{p}: image is over the {MAX_PIXELS / 1e6:.0f} MP limit "
+                             "(refused before decoding, as a decompression-bomb guard)") from None
     except (OSError, SyntaxError, ValueError) as e:
         raise FaceweaveError(f"{p}: cannot decode image (truncated or corrupt: {e})") from None
     if rgb.shape[0] < 8 or rgb.shape[1] < 8:

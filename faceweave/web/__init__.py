@@ -1,6 +1,6 @@
-"""A small local web UI: pick two photos, an engine and a blend, see and download the swap.
+"""The web UI: ``faceweave web`` serves a Gradio app (photo swap, video swap, RSGAN, results) and a
+small REST API on 127.0.0.1, with upload limits, a bounded job queue and one temporary folder per job.
 
-``faceweave web`` serves it on 127.0.0.1 with the standard library's HTTP server; the page posts the
-photos as JSON (base64) to ``/api/swap`` and gets a PNG back. Every request goes through
-:mod:`faceweave.api`, so the web UI behaves exactly like the CLI (same errors, same provenance tag).
+:mod:`faceweave.web.server` (HTTP, limits, REST), :mod:`faceweave.web.ui` (the tabs), and
+:mod:`faceweave.web.jobs` (limits, job folders, clean messages). Handlers call :mod:`faceweave.api` only.
 """
