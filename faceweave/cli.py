@@ -58,7 +58,7 @@ def _add_swap(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--gd", action="store_true", help="rsgan engine: RSGAN-GD (face composed in the gradient domain)")
     p.add_argument("--set", dest="set_attrs", action="append", default=[], metavar="ATTR=VALUE",
                    help="rsgan engine: also set a face attribute, 0..1 (repeatable)")
-    p.add_argument("--checkpoint", metavar="PATH", help="rsgan engine: weights (default the shipped demo weights)")
+    p.add_argument("--checkpoint", metavar="PATH", help="rsgan / aei engine: weights (default: shipped)")
     p.set_defaults(func=_cmd_swap)
 
 
@@ -71,8 +71,12 @@ def _cmd_swap(a: argparse.Namespace) -> int:
     kw: dict[str, object] = {}
     if a.reference_threshold is not None:
         kw["reference_threshold"] = a.reference_threshold
-    if (a.gd or a.set_attrs or a.checkpoint) and a.engine != "rsgan":
-        raise FaceweaveError("--gd, --set and --checkpoint need --engine rsgan")
+    if (a.gd or a.set_attrs) and a.engine != "rsgan":
+        raise FaceweaveError("--gd and --set need --engine rsgan")
+    if a.checkpoint and a.engine not in ("rsgan", "aei"):
+        raise FaceweaveError("--checkpoint needs --engine rsgan or aei")
+    if a.engine == "aei" and a.checkpoint:
+        kw["checkpoint"] = a.checkpoint
     if a.engine == "rsgan":
         from faceweave.apps.rsgan_ops import parse_assignments
 

@@ -198,6 +198,17 @@ register(ModelCard(
                            sha="88959314d9dc14d6c968cca31dc068e4350bf1944154e3bdd2eece5d0f318d05"),
 ))
 
+register(ModelCard(
+    name="aei-demo",
+    package="faceweave (this package)",
+    module="faceweave",
+    file="weights/aei_demo.safetensors",
+    licence="Apache-2.0; trained on public-domain, CC0, MIT and Pexels-licensed sample photos and clips",
+    sha256="5fa3467ca7f43a8463f04d910ef7f9908d361627dd0b13305ad76444c42cb1cd",
+    purpose="AEI-Net (FaceShifter) demo weights, 64 px, 347 CPU steps on 97 crops of 19 identities, --id-mix 0.5 "
+    "(model card: weights/aei_demo.md)",
+))
+
 
 def get(name: str) -> ModelCard:
     try:

@@ -115,3 +115,20 @@ def test_summary_and_success_rate() -> None:
     assert M.summarize([None])["mean"] is None
     assert M.success_rate(3, 4) == 0.75
     assert np.isnan(M.success_rate(0, 0))
+
+
+def test_expression_difference_by_hand() -> None:
+    from faceweave.eval.metrics import expression_difference
+
+    lm = np.zeros((68, 2))
+    for o in (36, 42):  # eyes 4 px wide, lids 1 px apart → EAR = (1 + 1) / (2·4) = 0.25
+        lm[o], lm[o + 3] = (0, 0), (4, 0)
+        lm[o + 1], lm[o + 2], lm[o + 4], lm[o + 5] = (1, -0.5), (3, -0.5), (3, 0.5), (1, 0.5)
+    lm[60], lm[64] = (0, 10), (8, 10)  # mouth 8 px wide, closed: MAR 0
+    for a, b in ((61, 67), (62, 66), (63, 65)):
+        lm[a] = lm[b] = (a - 60, 10)
+    opened = lm.copy()
+    for b in (67, 66, 65):
+        opened[b, 1] += 2  # inner lips 2 px apart → MAR = 2 / 8
+    assert expression_difference(lm, lm) == 0
+    assert expression_difference(lm, opened) == pytest.approx(0.25)

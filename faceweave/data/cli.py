@@ -60,6 +60,15 @@ def add_build_dataset_args(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="plain folders: label c with Mouth_Slightly_Open and Smiling measured from the landmarks",
     )
+    parser.add_argument(
+        "--aei",
+        action="store_true",
+        help="write AEI-Net training crops instead (OUT/<identity>/*.png + faces.json, ArcFace-centred frame; "
+        "sub-folders of SRC are identities, see docs/aei.md)",
+    )
+    parser.add_argument(
+        "--identities", metavar="FILE", help="with --aei: 'file identity' lines (CelebA identity_CelebA.txt format)"
+    )
 
 
 def run_build_dataset(args: argparse.Namespace) -> int:
@@ -70,6 +79,16 @@ def run_build_dataset(args: argparse.Namespace) -> int:
         raise FaceweaveError("--workers must be at least 1")
     if args.preview < 0:
         raise FaceweaveError("--preview must be 0 or more")
+    if getattr(args, "aei", False):
+        from faceweave.data.aei_faces import build_aei_faces
+
+        res = build_aei_faces(
+            args.src, args.out, size=args.size, min_face=args.min_face, video_every=args.video_every,
+            video_min_diff=args.video_min_diff, identities=args.identities, limit=args.limit,
+        )
+        sys.stdout.write(f"{res['out']}: {res['faces']} faces of {res['identities']} identities; "
+                         f"{res['failures']} failure(s) in faces.json\n")
+        return 0
     summary = build_dataset(
         args.src,
         args.out,

@@ -281,3 +281,38 @@ def summarize(values: Sequence[float | None]) -> dict[str, float | int | None]:
     return {
         "mean": float(v.mean()), "std": float(v.std()), "min": float(v.min()), "max": float(v.max()), "n": int(len(v))
     }
+
+
+def expression_difference(a: np.ndarray, b: np.ndarray) -> float:
+    """|Δ eye aspect ratio| + |Δ inner-mouth aspect ratio| between two sets of 68 landmarks (DESIGN §5)."""
+
+    def ratios(lm: np.ndarray) -> tuple[float, float]:
+        p = np.asarray(lm, np.float64)
+
+        def ear(o: int) -> float:  # o = 36 (right eye) or 42 (left eye)
+            v = np.linalg.norm(p[o + 1] - p[o + 5]) + np.linalg.norm(p[o + 2] - p[o + 4])
+            return float(v / (2 * np.linalg.norm(p[o] - p[o + 3]) + 1e-9))
+
+        gaps = [np.linalg.norm(p[61] - p[67]), np.linalg.norm(p[62] - p[66]), np.linalg.norm(p[63] - p[65])]
+        return (ear(36) + ear(42)) / 2, float(np.mean(gaps) / (np.linalg.norm(p[60] - p[64]) + 1e-9))
+
+    (ea, ma), (eb, mb) = ratios(a), ratios(b)
+    return abs(ea - eb) + abs(ma - mb)
+
+
+def second_identity_embedding(rgb: np.ndarray, landmarks: np.ndarray) -> np.ndarray | None:
+    """192-D MobileFaceNet embedding (the second identity opinion, never a training loss) or None if absent."""
+    try:
+        import torch
+
+        from faceweave.analysis.align import five_points, similarity_transform
+        from faceweave.models.aei.frame import ARCFACE_112
+        from faceweave.nets import load
+    except ImportError:
+        return None
+    crop = cv2.warpAffine(rgb, similarity_transform(five_points(landmarks), ARCFACE_112), (112, 112),
+                          flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REPLICATE)
+    x = torch.from_numpy(np.ascontiguousarray(crop)).permute(2, 0, 1)[None].float() / 255
+    with torch.no_grad():
+        e = load("mobilefacenet192")(x)[0].numpy().astype(np.float64)
+    return e / (np.linalg.norm(e) + 1e-12)

@@ -43,6 +43,8 @@ EXTRA_COLUMNS: tuple[tuple[str, str], ...] = (
     ("pose_error_net", "Pose error ° (Hopenet)"),
     ("id_source_512", "Id. dist. to source, 512-D"),
     ("id_source_192", "Id. dist. to source, MFN-192"),
+    ("id2_target", "Id. dist. to target, MFN-192"),
+    ("expr_diff", "Δ expression (EAR+MAR)"),
     ("ms_per_swap", "ms / swap"),
 )
 
@@ -69,13 +71,16 @@ def markdown_table(report: dict[str, object]) -> str:
 
 def extra_table(report: dict[str, object]) -> str:
     engines: dict[str, dict[str, object]] = report["engines"]  # type: ignore[assignment]
-    head = ["Engine", *[h for _, h in EXTRA_COLUMNS]]
+    head = ["Engine", *[h for _, h in EXTRA_COLUMNS], "Nearer source (dlib)", "Nearer source (MobileFaceNet)"]
     lines = ["| " + " | ".join(head) + " |", "|" + "|".join(["---"] + ["---:"] * (len(head) - 1)) + "|"]
     for name, e in engines.items():
         s: dict[str, object] = e["summary"]  # type: ignore[assignment]
         cells = [name]
         for k, _ in EXTRA_COLUMNS:
-            cells.append(_fmt(s.get(k), 3 if k.startswith("id_") else 1))  # type: ignore[arg-type]
+            cells.append(_fmt(s.get(k), 3 if k.startswith("id") or k == "expr_diff" else 1))  # type: ignore[arg-type]
+        for k in ("nearer_source", "nearer_source_id2"):
+            v = s.get(k)
+            cells.append(f"{100 * v:.0f} % (n={s.get(k + '_n')})" if isinstance(v, float) else "—")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -111,7 +116,9 @@ def markdown_report(report: dict[str, object], files: dict[str, str]) -> str:
         "by the Hopenet pose net (`faceweave.nets`). Id. dist. 512-D / MFN-192: the same distance as Table 1 "
         "on the two converted identity nets (ArcFace-aligned 112 px crops); the 512-D net may be a training "
         "loss of learned engines, so read it next to dlib and MFN-192. "
-        "ms / swap: the engine call only (analysis excluded), 1 process on this machine.",
+        "ms / swap: the engine call only (analysis excluded), 1 process on this machine. Δ expression: "
+        "|Δ eye aspect ratio| + |Δ inner-mouth aspect ratio| of the 68 landmarks, swap vs target (noise ≈ 0.02). "
+        "Nearer source: share of pairs whose swap is nearer its source than its target (dlib; MFN-192).",
         "",
     ]
     fails = [(n, f) for n, e in engines.items() for f in e["failures"]]  # type: ignore[attr-defined]

@@ -64,6 +64,9 @@ METRICS: dict[str, tuple[str, bool]] = {
     "id_source_512": ("Identity distance to source, 512-D net", True),
     "id_source_192": ("Identity distance to source, MobileFaceNet-192", True),
     "pose_error_net": ("Pose error (deg), Hopenet", True),
+    "expr_diff": ("|Δ EAR| + |Δ MAR|", True),
+    "id2_source": ("Identity distance to source (MobileFaceNet-192)", True),
+    "id2_target": ("Identity distance to target (MobileFaceNet-192)", False),
     "ms_per_swap": ("ms per swap", True),
 }
 
@@ -106,6 +109,11 @@ class PairResult:
     pose_error_net: float | None = None  # ‖(yaw, pitch, roll)_swap − (…)_target‖₂ by the pose net (FaceShifter)
     swap2_abs: float | None = None
     swap2_msssim: float | None = None
+    expr_diff: float | None = None
+    nearer_source: bool | None = None  # dlib: the swap is nearer its source than its target
+    id2_source: float | None = None
+    id2_target: float | None = None
+    nearer_source_id2: bool | None = None  # the same with the second identity net
 
     def to_dict(self) -> dict[str, object]:
         d = asdict(self)
@@ -267,6 +275,18 @@ def evaluate_pair(
     r.id_source = M.identity_distance(res_face.embedding, src.face.embedding)
     r.id_target = M.identity_distance(res_face.embedding, tgt.face.embedding)
     r.retrieved = M.identity_retrieved(res_face.embedding, src.face.embedding, others)
+    r.nearer_source = r.id_source < r.id_target
+    try:
+        r.expr_diff = M.expression_difference(res_lm, tgt.face.landmarks)
+        e_res = M.second_identity_embedding(result, res_lm)
+        if e_res is not None:
+            e_src = M.second_identity_embedding(src.rgb, src.face.landmarks)
+            e_tgt = M.second_identity_embedding(tgt.rgb, tgt.face.landmarks)
+            r.id2_source = M.identity_distance(e_res, e_src)  # type: ignore[arg-type]
+            r.id2_target = M.identity_distance(e_res, e_tgt)  # type: ignore[arg-type]
+            r.nearer_source_id2 = r.id2_source < r.id2_target
+    except Exception as e:  # noqa: BLE001
+        r.metric_errors["expression/id2"] = _reason(e)
     try:
         h, w = tgt.rgb.shape[:2]
         pose_res = M.head_pose(res_lm, (w, h))
@@ -401,6 +421,10 @@ def _summary(er: EngineResult) -> dict[str, object]:
         "retrieval": (sum(retrieved) / len(retrieved)) if retrieved else None,
         "retrieval_n": len(retrieved),
     }
+    for key in ("nearer_source", "nearer_source_id2"):
+        flags = [getattr(p, key) for p in er.pairs if getattr(p, key) is not None]
+        s[key] = (sum(flags) / len(flags)) if flags else None
+        s[key + "_n"] = len(flags)
     for key in METRICS:
         if key.startswith("recon_"):
             vals = [v["abs" if key == "recon_abs" else "msssim"] for v in er.recon.values()]

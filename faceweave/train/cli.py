@@ -12,9 +12,18 @@ def add_train_args(parser: argparse.ArgumentParser) -> None:
 
     sub = parser.add_subparsers(dest="model", required=True, metavar="MODEL")
     add_train_rsgan_args(sub.add_parser("rsgan", help="train RSGAN (paper Algorithm A1)"))
+    from faceweave.train.aei import add_train_aei_args
+
+    add_train_aei_args(sub.add_parser("aei", help="train AEI-Net (FaceShifter, seed 001)"))
 
 
 def run_train(args: argparse.Namespace) -> int:
+    if args.model == "aei":
+        from faceweave.train.aei import options_from_args as aei_options
+        from faceweave.train.aei import train as train_aei
+
+        train_aei(aei_options(args))
+        return 0
     if args.model != "rsgan":
         raise FaceweaveError(f"unknown model '{args.model}'")
     from faceweave.train.rsgan import options_from_args, train

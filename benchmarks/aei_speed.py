@@ -1,0 +1,188 @@
+"""AEI-Net speed: ms per face at inference, training samples/s on 1 and 2 gloo ranks, FLOPs per step.
+
+    .venv/bin/python benchmarks/aei_speed.py infer [--size 128] [--repeat 10]
+    .venv/bin/python benchmarks/aei_speed.py engine [--repeat 5]          # the shipped demo weights, real photos
+    .venv/bin/python benchmarks/aei_speed.py train [--batch-size 8] [--steps 3] [--preset cpu]
+    .venv/bin/python benchmarks/aei_speed.py flops [--preset paper] [--batch-size 8]
+
+``infer``: E + G forward of the ``cpu`` preset's widths at ``--size`` px (one face, 1 thread) plus the
+identity net on the source's 112×112 crop. ``engine``: ``AEIEngine.swap_face`` on two real photos
+(analysis excluded; alignment, generation, paste-back and blending included). ``train``: the trainer's
+own step on synthetic batches (data loading not counted), 1 process vs the same global batch split over
+2 processes joined with gloo (DDP), one thread each. ``flops``: one training step counted on the meta
+device with ``torch.utils.flop_counter`` (nothing is computed), for the GPU-time estimate in docs/aei.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import socket
+import sys
+import time
+
+import torch
+import torch.multiprocessing as mp
+
+from faceweave.models.aei import AEIConfig, AEINet, FrozenIdentity
+from faceweave.train.aei import AEITrainer
+
+
+def _identity() -> torch.nn.Module:
+    from faceweave.models.aei.identity import default_identity_net
+
+    return default_identity_net()
+
+
+def bench_infer(size: int, repeat: int) -> None:
+    torch.set_num_threads(1)
+    cfg = dataclasses.replace(AEIConfig.cpu(), image_size=size)
+    model = AEINet(cfg, with_discriminator=False).eval()
+    ident = FrozenIdentity(_identity())
+    x = torch.rand(1, 3, size, size) * 2 - 1
+    s112 = torch.rand(1, 3, 112, 112) * 2 - 1
+    with torch.no_grad():
+        for _ in range(2):
+            model(x, ident.embed_aligned(s112))
+        t0 = time.perf_counter()
+        for _ in range(repeat):
+            model(x, ident.embed_aligned(s112))
+        ms = 1000 * (time.perf_counter() - t0) / repeat
+    from torch.utils.flop_counter import FlopCounterMode
+
+    counter = FlopCounterMode(display=False)
+    with counter, torch.no_grad():
+        model(x, ident.embed_aligned(s112))
+    load = os.getloadavg()[0]
+    print(f"infer: cpu-preset widths at {size} px, E+G+z_id, 1 thread: {ms:.1f} ms per face "
+          f"({counter.get_total_flops() / 1e9:.2f} GFLOP; load average {load:.1f} on {os.cpu_count()} cores)")
+
+
+def bench_engine(repeat: int) -> None:
+    from pathlib import Path
+
+    from faceweave.analysis import analyze
+    from faceweave.engines import SwapOptions, get_engine
+    from faceweave.media import read_image
+
+    torch.set_num_threads(1)
+    assets = Path(__file__).resolve().parents[1] / "tests" / "assets"
+    src = read_image(assets / "facerec_biden.jpg").rgb
+    tgt = read_image(assets / "pyfeat_0-f1-su-ph.jpg").rgb
+    fs, ft = analyze(src)[0], analyze(tgt)[0]
+    eng = get_engine("aei")
+    opts = SwapOptions()
+    eng.swap_face(src, fs, tgt, ft, opts)
+    gen, comp = [], []
+    for _ in range(repeat):
+        eng.swap_face(src, fs, tgt, ft, opts)
+        gen.append(eng.timings["generate"])
+        comp.append(eng.timings["compose"])
+    g, c = 1000 * sum(gen) / repeat, 1000 * sum(comp) / repeat
+    print(f"engine (demo weights, {tgt.shape[1]}x{tgt.shape[0]} target): generate {g:.1f} ms + compose {c:.1f} ms "
+          f"= {g + c:.1f} ms per face")
+
+
+def _batch(n: int, size: int, seed: int = 0) -> dict[str, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    return {"x_t": torch.rand(n, 3, size, size, generator=g) * 2 - 1,
+            "x_s": torch.rand(n, 3, size, size, generator=g) * 2 - 1,
+            "same": (torch.rand(n, generator=g) < 0.2).float()}
+
+
+def _time(trainer: AEITrainer, b: dict[str, torch.Tensor], steps: int) -> float:
+    trainer.train_step(b)
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        trainer.train_step(b)
+    return (time.perf_counter() - t0) / steps
+
+
+def _worker(rank: int, world: int, port: int, preset: str, batch: int, steps: int, q: mp.Queue) -> None:
+    import torch.distributed as dist
+
+    from faceweave.train.distributed import DistContext
+
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world)
+    try:
+        torch.manual_seed(0)
+        cfg = AEIConfig.preset(preset)
+        trainer = AEITrainer(AEINet(cfg), _identity(), ctx=DistContext(rank=rank, world_size=world))
+        sec = _time(trainer, _batch(batch // world, cfg.image_size, rank), steps)
+        if rank == 0:
+            q.put(sec)
+    finally:
+        dist.destroy_process_group()
+
+
+def bench_train(preset: str, batch: int, steps: int) -> None:
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    cfg = AEIConfig.preset(preset)
+    one = _time(AEITrainer(AEINet(cfg), _identity()), _batch(batch, cfg.image_size), steps)
+    print(f"train {preset} ({cfg.image_size} px), global batch {batch}: 1 rank  {batch / one:.2f} samples/s "
+          f"({one:.2f} s/step)")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    ctx = mp.get_context("spawn")
+    q = ctx.Queue()
+    mp.spawn(_worker, args=(2, port, preset, batch, steps, q), nprocs=2, join=True)
+    two = q.get()
+    print(f"train {preset} ({cfg.image_size} px), global batch {batch}: 2 ranks {batch / two:.2f} samples/s "
+          f"({two:.2f} s/step) — {one / two:.2f}× of 1 rank")
+
+
+def bench_flops(preset: str, batch: int) -> None:
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from faceweave.models.aei.identity import UnitRangeInput
+
+    cfg = AEIConfig.preset(preset)
+    with torch.device("meta"):
+        model = AEINet(cfg)
+        try:
+            from faceweave.nets.mobilefacenet import IDENTITY_512, MobileFaceNet
+
+            net = UnitRangeInput(MobileFaceNet(IDENTITY_512))
+        except ImportError:
+            print("faceweave.nets missing: identity net not counted", file=sys.stderr)
+            net = torch.nn.Flatten()
+        from faceweave.train.distributed import DistContext
+
+        trainer = AEITrainer(model, net, ctx=DistContext(device=torch.device("meta")))
+        b = {k: v.to("meta") for k, v in _batch(batch, cfg.image_size).items()}
+        counter = FlopCounterMode(display=False)
+        with counter:
+            terms, y = trainer.compute_g_terms(b)
+            sum(terms.values()).backward()
+            trainer.compute_d_loss(b["x_t"], y).backward()
+    total = counter.get_total_flops()
+    params = {k: sum(p.numel() for p in v) / 1e6 for k, v in model.parameter_groups().items()}
+    print(f"flops {preset} ({cfg.image_size} px), batch {batch}: {total / 1e12:.2f} TFLOP per training step "
+          f"(E {params['E']:.1f}M, G {params['G']:.1f}M, D {params['D']:.1f}M parameters)")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("what", choices=("infer", "engine", "train", "flops"))
+    p.add_argument("--size", type=int, default=128)
+    p.add_argument("--repeat", type=int, default=10)
+    p.add_argument("--preset", default=None)
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--steps", type=int, default=3)
+    a = p.parse_args()
+    if a.what == "infer":
+        bench_infer(a.size, a.repeat)
+    elif a.what == "engine":
+        bench_engine(a.repeat)
+    elif a.what == "train":
+        bench_train(a.preset or "cpu", a.batch_size, a.steps)
+    else:
+        bench_flops(a.preset or "paper", a.batch_size)
+
+
+if __name__ == "__main__":
+    main()
