@@ -129,7 +129,7 @@ def stages(clip: Path, engine: str, n: int) -> dict[str, float]:
             rows.setdefault(f"  swap: {k}", []).append(v)
     with tempfile.TemporaryDirectory() as d, av.open(str(Path(d) / "enc.mp4"), "w") as out:
         try:
-            from faceweave.media.video import ENCODER_OPTIONS
+            from faceweave.media.stream import ENCODER_OPTIONS
         except ImportError:  # before the streaming pipeline: the old fixed settings
             ENCODER_OPTIONS = {"crf": "18", "preset": "medium"}  # noqa: N806
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import signal
 import sys
 from collections.abc import Callable
 
@@ -59,6 +60,7 @@ def _add_swap(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--set", dest="set_attrs", action="append", default=[], metavar="ATTR=VALUE",
                    help="rsgan engine: also set a face attribute, 0..1 (repeatable)")
     p.add_argument("--checkpoint", metavar="PATH", help="rsgan engine: weights (default the shipped demo weights)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar for videos (for scripts)")
     p.set_defaults(func=_cmd_swap)
 
 
@@ -83,7 +85,7 @@ def _cmd_swap(a: argparse.Namespace) -> int:
         counts = api.swap_video(
             a.source, a.target, a.output, engine=a.engine, source_face=a.source_face, target_face=a.target_face,
             reference=a.reference, blend=a.blend, colour_transfer=not a.no_colour,
-            keep_mouth=not a.no_keep_mouth, progress=sys.stderr.isatty(), **kw,
+            keep_mouth=not a.no_keep_mouth, progress=sys.stderr.isatty() and not a.quiet, **kw,
         )
         log.info("%d of %d frames swapped", counts["swapped"], counts["frames"])
         _out(str(a.output))
@@ -231,7 +233,23 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+def threading_main() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C so every ``finally`` and atomic write cleans up before exiting."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise Terminated
+
+
 def main(argv: list[str] | None = None) -> int:
+    if threading_main():
+        signal.signal(signal.SIGTERM, _on_sigterm)
     parser = build_parser(argv)
     args = parser.parse_args(argv)
     level = logging.WARNING - 10 * min(args.verbose, 2)
@@ -241,6 +259,9 @@ def main(argv: list[str] | None = None) -> int:
     except FaceweaveError as e:
         sys.stderr.write(f"faceweave: error: {e}\n")
         return e.exit_code
+    except Terminated:
+        sys.stderr.write("faceweave: terminated (no output written)\n")
+        return 128 + signal.SIGTERM
     except KeyboardInterrupt:
         sys.stderr.write("faceweave: interrupted\n")
         return 130
