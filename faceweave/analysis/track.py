@@ -37,11 +37,31 @@ log = logging.getLogger(__name__)
 MESH_EYE_RIGHT, MESH_EYE_LEFT = 33, 263  # the outer eye corners mediapipe orients its region by
 
 
-@dataclass
 class TrackedFace(Face):
-    """A :class:`Face` that also carries the id of the track it belongs to (stable across frames)."""
+    """A :class:`Face` that also carries the id of its track (stable across frames).
 
-    track_id: int = -1
+    Its 68 landmarks (dlib, on the face box, exactly as :func:`faceweave.analysis.analyze` computes
+    them) are fitted only when first read: the mesh engines never read them, so video pays for them
+    only with the engines that use them.
+    """
+
+    def __init__(self, *args: object, track_id: int = -1, frame: np.ndarray | None = None, **kw: object) -> None:
+        self._landmarks: np.ndarray | None = None
+        self._frame = frame
+        super().__init__(*args, **kw)  # type: ignore[arg-type]
+        self.track_id = track_id
+
+    @property  # type: ignore[override]
+    def landmarks(self) -> np.ndarray:
+        if self._landmarks is None:
+            assert self._frame is not None, "a tracked face needs its frame or its landmarks"
+            self._landmarks = landmarks_68(self._frame, self.box)
+            self._frame = None
+        return self._landmarks
+
+    @landmarks.setter
+    def landmarks(self, value: np.ndarray | None) -> None:
+        self._landmarks = value
 
 
 @dataclass
@@ -237,7 +257,7 @@ class FaceTracker:
             if box[2] - box[0] < 2 or box[3] - box[1] < 2:
                 continue
             out.append(TrackedFace(
-                index=0, box=box, score=t.score, landmarks=landmarks_68(rgb, box),
+                index=0, box=box, score=t.score, landmarks=None, frame=rgb,
                 mesh=mesh if self.mesh else None, embedding=t.embedding, track_id=t.id,
             ))
         out.extend(self._untracked)

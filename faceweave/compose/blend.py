@@ -21,7 +21,7 @@ def _bbox(mask: np.ndarray, pad: int) -> tuple[int, int, int, int] | None:
 def _restore_outside(dst: np.ndarray, out: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """Guarantee: pixels where the mask is 0 are the destination's, bit for bit."""
     keep = mask <= 1e-3
-    out[keep] = dst[keep]
+    np.copyto(out, dst, where=keep[..., None] if out.ndim == 3 else keep)
     return out
 
 
