@@ -122,16 +122,18 @@ class _ThreadedCapture:
 
 
 class FileCapture(_ThreadedCapture):
-    """Frames of a clip as if from a camera: released at the clip's frame rate (``realtime``) or as
-    fast as they decode; when the consumer is slower, frames are dropped like a camera's."""
+    """Frames of a clip as if from a camera: released at the clip's frame rate, or at ``fps`` (a
+    24 fps clip played as a 30 fps camera), when ``realtime``, else as fast as they are taken; when the
+    consumer is slower than real time, frames are dropped like a camera's."""
 
-    def __init__(self, path: str | os.PathLike[str], *, realtime: bool = True, max_frames: int | None = None) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, realtime: bool = True, fps: float | None = None,
+                 max_frames: int | None = None) -> None:
         super().__init__()
         from faceweave.media.video import probe
 
         self.path = Path(path)
         info = probe(self.path)
-        self.fps = info.fps or 30.0
+        self.fps = fps or info.fps or 30.0
         self.size = (info.width, info.height)
         self.realtime = realtime
         self.max_frames = max_frames
