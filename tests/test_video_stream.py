@@ -283,3 +283,32 @@ def test_live_window_needs_a_display(monkeypatch: pytest.MonkeyPatch) -> None:
         with pytest.raises(FaceweaveError, match="no desktop display"):
             WindowDisplay()
 
+
+
+def test_reference_follows_the_same_person(tmp_path: Path) -> None:
+    """Two real people side by side, swapping places over the clip: --reference keeps choosing Obama."""
+    import cv2
+
+    from faceweave import api
+    from faceweave.analysis.track import FaceTracker
+    from faceweave.realtime import TargetFollower
+
+    def fit(name: str) -> np.ndarray:
+        im = load_rgb(name)
+        s = 300 / im.shape[0]
+        return cv2.resize(im, (int(im.shape[1] * s) // 2 * 2, 300), interpolation=cv2.INTER_AREA)
+
+    obama, biden = fit("facerec_obama.jpg"), fit("facerec_biden.jpg")
+    width = obama.shape[1] + biden.shape[1] + 200
+    tracker = FaceTracker(identity=True, detect_every=3)
+    follow = TargetFollower(reference=api._reference_face(ASSETS / "facerec_obama2.jpg"))
+    for i in range(8):
+        frame = np.zeros((300, width, 3), np.uint8)
+        ox = int(200 * i / 7)  # Obama slides right, Biden sits at the right edge
+        bx = width - biden.shape[1]
+        frame[:, bx:] = biden
+        frame[:, ox : ox + obama.shape[1]] = obama
+        chosen = follow(tracker.update(frame))
+        assert len(chosen) == 1, i
+        cx = chosen[0].center[0]
+        assert ox <= cx <= ox + obama.shape[1], (i, cx)

@@ -5,8 +5,9 @@ crop) costs several times what following a known face does. Between key frames t
 refits each face's 478-point mesh with mediapipe's landmark network alone, on a rotated square
 region derived from the previous frame's mesh (the way mediapipe's own tracking mode chains frames):
 about 5 ms a face at 360p. Detection runs every ``detect_every`` frames (to pick up faces that
-enter) and whenever a track is lost (the network's face-presence score fell below 0.5, or the mesh
-jumped in size or position).
+enter), whenever a track is lost (the network's face-presence score fell below 0.5, or the mesh
+jumped in size or position), and after a scene cut (the whole picture changed at once: tracks reset).
+With ``identity`` each track's embedding is computed when it starts and again on every key frame.
 
 Each face keeps a track id for as long as it is followed, so a choice made on one frame (face N,
 the faces matching a reference photo) can follow the same person through the clip.
@@ -24,6 +25,7 @@ import logging
 import math
 from dataclasses import dataclass, field
 
+import cv2
 import numpy as np
 
 from faceweave.analysis import _mediapipe as mpq
@@ -173,6 +175,7 @@ class FaceTracker:
         self.max_faces = max_faces
         self.tracks: list[_Track] = []
         self._untracked: list[TrackedFace] = []
+        self._thumb: np.ndarray | None = None
         self.frame = 0
         self._next_id = 0
         self.detections = 0  # how many frames ran the detector (for benchmarks and tests)
@@ -180,11 +183,25 @@ class FaceTracker:
     # -- one frame
     def update(self, rgb: np.ndarray) -> list[TrackedFace]:
         self._untracked: list[TrackedFace] = []
+        if self._scene_cut(rgb):
+            log.debug("scene cut at frame %d: tracks reset", self.frame)
+            self.tracks = []
         lost = self._follow(rgb)
-        if lost or not self.tracks or self.frame % self.detect_every == 0:
+        key = self.frame % self.detect_every == 0
+        if lost or not self.tracks or key:
             self._detect(rgb)
+        if key and self.identity:
+            for t in self.tracks:  # who is in a track is re-checked on key frames, not only at its start
+                box = _detector_box(t, t.raw_mesh)
+                t.embedding = embedding(rgb, landmarks_68(rgb, box), box)
         self.frame += 1
         return self._faces(rgb)
+
+    def _scene_cut(self, rgb: np.ndarray, threshold: float = 45.0) -> bool:
+        """A cut to another shot (the whole picture changed at once): start over with detection."""
+        thumb = cv2.resize(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), (32, 18), interpolation=cv2.INTER_AREA)
+        prev, self._thumb = self._thumb, thumb.astype(np.int16)
+        return prev is not None and float(np.abs(self._thumb - prev).mean()) > threshold
 
     def _follow(self, rgb: np.ndarray) -> bool:
         """Refit every track's mesh from its last region; drop the ones that are lost."""
@@ -251,9 +268,7 @@ class FaceTracker:
         for t in self.tracks:
             size = mesh_size(t.raw_mesh)
             mesh = t.filter(t.raw_mesh, self.dt, size) if self.smooth else t.raw_mesh.copy()
-            lo = mesh[:, :2].min(0)
-            box = (t.box_in_mesh.reshape(2, 2) * mesh_size(mesh) + lo).reshape(4)
-            box = np.clip(box, 0, [w, h, w, h]).astype(np.float32)
+            box = np.clip(_detector_box(t, mesh), 0, [w, h, w, h]).astype(np.float32)
             if box[2] - box[0] < 2 or box[3] - box[1] < 2:
                 continue
             out.append(TrackedFace(
@@ -265,6 +280,12 @@ class FaceTracker:
         for i, f in enumerate(out):
             f.index = i
         return out
+
+
+def _detector_box(t: _Track, mesh: np.ndarray) -> np.ndarray:
+    """The box the detector would give for the face whose mesh is ``mesh`` (kept relative to the mesh)."""
+    lo = mesh[:, :2].min(0)
+    return (t.box_in_mesh.reshape(2, 2) * mesh_size(mesh) + lo).reshape(4).astype(np.float32)
 
 
 def _mesh_box(mesh: np.ndarray) -> np.ndarray:
