@@ -38,8 +38,10 @@ def transfer_colour(
     ms, ss = lab_stats(src, src_mask, lab8)
     mr, sr = lab_stats(ref, ref_mask)
     gain = np.clip(sr / ss, 1.0 / max_gain, max_gain)
-    lab = lab8.astype(np.float32)
-    out = (lab - ms) * gain + mr
-    if strength != 1.0:
-        out = lab + strength * (out - lab)
-    return cv2.cvtColor(np.clip(out + 0.5, 0, 255).astype(np.uint8), cv2.COLOR_LAB2RGB)
+    # lab + strength·((lab − ms)·gain + mr − lab) is affine per channel: one saturating, rounding pass.
+    scale = 1.0 - strength + strength * gain
+    offset = strength * (mr - ms * gain)
+    m = np.zeros((3, 4), np.float32)
+    m[[0, 1, 2], [0, 1, 2]] = scale
+    m[:, 3] = offset
+    return cv2.cvtColor(cv2.transform(lab8, m), cv2.COLOR_LAB2RGB)
