@@ -70,13 +70,18 @@ class _Slot:
             self._closed = True
             self._cond.notify_all()
 
-    def take(self, timeout: float = 5.0) -> Frame | None:
-        """The newest frame (waiting for one); None once the source has ended and nothing is left."""
+    def take(self, timeout: float = 5.0, poll: bool = False) -> Frame | None | bool:
+        """The newest frame (waiting for one); None once the source has ended and nothing is left.
+
+        With ``poll``, returns False when no frame came within ``timeout`` instead of raising.
+        """
         with self._cond:
             end = time.monotonic() + timeout
             while self._frame is None and not self._closed:
                 left = end - time.monotonic()
                 if left <= 0:
+                    if poll:
+                        return False
                     raise FaceweaveError(f"the capture source gave no frame for {timeout:.0f} s")
                 self._cond.wait(left)
             f, self._frame = self._frame, None
@@ -424,17 +429,21 @@ def run_live(
         while running:
             if max_seconds is not None and time.perf_counter() - t_start > max_seconds:
                 break
-            frame = capture.slot.take()
+            # Show finished frames at once, in order; at most `workers` frames in flight.
+            while running and pending and (pending[0][1].done() or len(pending) >= max(workers, 1)):
+                f, fut = pending.popleft()
+                running = show(f, fut.result())
+            if not running:
+                break
+            # Wait briefly for a new frame while renders are running, so a finished one is not held back.
+            frame = capture.slot.take(timeout=0.003, poll=True) if pending else capture.slot.take()
+            if frame is False:
+                continue
             if frame is None:
                 break
+            assert isinstance(frame, Frame)
             chosen = swapper.analyse(frame.rgb, frame.index)
             pending.append((frame, pool.submit(swapper.render, frame.rgb, chosen, frame.index)))
-            # Show in order; keep at most `workers` frames in flight so latency stays bounded.
-            while pending and (len(pending) >= max(workers, 1) or pending[0][1].done()):
-                f, fut = pending.popleft()
-                if not show(f, fut.result()):
-                    running = False
-                    break
         while running and pending:
             f, fut = pending.popleft()
             running = show(f, fut.result())
