@@ -168,7 +168,10 @@ class CameraCapture(_ThreadedCapture):
 
     def __init__(self, index: int = 0, width: int | None = None, height: int | None = None) -> None:
         super().__init__()
-        self.cap = cv2.VideoCapture(index)
+        from faceweave.analysis._mediapipe import quiet_stderr
+
+        with quiet_stderr():  # OpenCV logs its own lines on failure; our one-line error says it
+            self.cap = cv2.VideoCapture(index)
         if not self.cap.isOpened():
             raise FaceweaveError(f"camera {index}: cannot open it (no camera at that index, or it is busy)")
         if width:
