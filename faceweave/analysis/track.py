@@ -89,14 +89,28 @@ def roi_from_mesh(mesh: np.ndarray, scale: float = 1.5) -> Roi:
 
 
 def mesh_in_roi(rgb: np.ndarray, roi: Roi) -> np.ndarray | None:
-    """mediapipe's 478-point mesh (x, y, z in pixels) of the face in ``roi``; None when no face is there."""
+    """mediapipe's 478-point mesh (x, y, z in pixels) of the face in ``roi``; None when no face is there.
+
+    Only the square around the (rotated) region is handed to mediapipe, so the cost of the image copy
+    into its graph follows the face, not the frame.
+    """
     h, w = rgb.shape[:2]
-    rect = mpq.normalized_rect(roi.cx / w, roi.cy / h, roi.size / w, roi.size / h, roi.angle)
-    res = mpq.run(mpq.face_mesh_roi(), {"image": np.ascontiguousarray(rgb), "roi": rect})
+    half = roi.size * 0.75  # ≥ half the diagonal of the rotated square (size·√2/2)
+    x0, y0 = max(int(roi.cx - half), 0), max(int(roi.cy - half), 0)
+    x1, y1 = min(int(roi.cx + half) + 1, w), min(int(roi.cy + half) + 1, h)
+    if x1 - x0 < 8 or y1 - y0 < 8:
+        return None
+    crop = np.ascontiguousarray(rgb[y0:y1, x0:x1])
+    cw, ch = x1 - x0, y1 - y0
+    rect = mpq.normalized_rect((roi.cx - x0) / cw, (roi.cy - y0) / ch, roi.size / cw, roi.size / ch, roi.angle)
+    res = mpq.run(mpq.face_mesh_roi(), {"image": crop, "roi": rect})
     lm = res.face_landmarks
     if lm is None or not len(lm.landmark):
         return None
-    return np.array([[p.x * w, p.y * h, p.z * w] for p in lm.landmark], np.float32)
+    pts = np.array([[p.x * cw, p.y * ch, p.z * cw] for p in lm.landmark], np.float32)
+    pts[:, 0] += x0
+    pts[:, 1] += y0
+    return pts
 
 
 def mesh_size(mesh: np.ndarray) -> float:
