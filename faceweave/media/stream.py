@@ -75,7 +75,7 @@ class _Worker(threading.Thread):
 
     def __init__(self, name: str, fn: Callable[[], None], stop: threading.Event) -> None:
         super().__init__(name=name, daemon=True)
-        self.fn, self.stop, self.error = fn, stop, None  # type: ignore[assignment]
+        self.fn, self.stop = fn, stop
         self.error: BaseException | None = None
 
     def run(self) -> None:
