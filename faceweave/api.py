@@ -152,22 +152,6 @@ def swap_picture(
     return SwapResult(picture=pic, swapped=[f.index for f in chosen])
 
 
-def _smooth_meshes(faces: list[Face], previous: list[Face], keep: float = 0.5) -> None:
-    """Damp frame-to-frame landmark jitter: a face that barely moved keeps part of its last mesh."""
-    for f in faces:
-        if f.mesh is None:
-            continue
-        best = None
-        for p in previous:
-            if p.mesh is None:
-                continue
-            d = float(np.hypot(f.center[0] - p.center[0], f.center[1] - p.center[1]))
-            if d < 0.05 * max(f.width, 1.0) and (best is None or d < best[0]):
-                best = (d, p)
-        if best is not None:
-            f.mesh = (keep * best[1].mesh + (1 - keep) * f.mesh).astype(np.float32)
-
-
 def swap_video(
     source: ImageLike,
     target: str | os.PathLike[str],
@@ -183,17 +167,26 @@ def swap_video(
     keep_mouth: bool = True,
     progress: bool = False,
     on_frame: Callable[[int, int | None], None] | None = None,
+    workers: int = 2,
+    detect_every: int = 12,
     **extra: object,
 ) -> dict[str, int]:
     """Swap the source face into every frame of a clip; the audio is kept. Returns frame counts.
 
-    Frames where no (matching) face is found are written unchanged; a clip where no frame had one
-    is an error and leaves no output file. ``on_frame(done, total)`` is called after each frame
-    (``total`` is None when the container does not say); an exception it raises stops the job and
-    leaves no output file (this is how the web UI cancels).
+    The clip streams through :func:`faceweave.media.stream.stream_video` (decode, track, swap and
+    encode overlap; ``workers`` frames are swapped at once). Faces are detected every
+    ``detect_every`` frames and followed in between (:mod:`faceweave.analysis.track`), so
+    ``target_face`` and ``reference`` keep following the same person. Frames without a (matching)
+    face are written unchanged; a clip where no frame had one is still written (its frames
+    unchanged) with a warning. ``progress`` shows a bar with fps and time left on stderr.
+    ``on_frame(done, total)`` is called after each frame (``total`` is None when the container does
+    not say); an exception it raises stops the job and leaves no output file (how the web UI cancels).
     """
+    from faceweave.analysis.track import FaceTracker
     from faceweave.media.image import check_output_path, check_pixels
-    from faceweave.media.video import VIDEO_SUFFIXES, probe, transform_video
+    from faceweave.media.stream import stream_video
+    from faceweave.media.video import VIDEO_SUFFIXES, probe
+    from faceweave.realtime import FrameSwapper, TargetFollower
 
     out = Path(output)
     if out.suffix.lower() not in VIDEO_SUFFIXES:
@@ -207,6 +200,8 @@ def swap_video(
         check_output_path(out.with_suffix(".png"), (source,))  # refuses out == source as well
     if blend not in BLEND_MODES:
         raise FaceweaveError(f"unknown blend '{blend}' (choose from {', '.join(BLEND_MODES)})")
+    if isinstance(target_face, str) and target_face != "all":
+        raise FaceweaveError(f"target face must be a number or 'all', not {target_face!r}")
     info = probe(tp)
     check_pixels(info.width, info.height, str(tp))  # frame size, before any frame is decoded
     eng = get_engine(engine)
@@ -214,49 +209,38 @@ def swap_video(
     sf = _pick_source(_analyze(src.rgb, mesh=eng.needs_mesh, identity=False), src, source_face)
     ref_face = _reference_face(reference)
     opts = SwapOptions(blend=blend, colour_transfer=colour_transfer, keep_mouth=keep_mouth, extra=dict(extra))  # type: ignore[arg-type]
-    counts = {"frames": 0, "swapped": 0}
-    previous: list[Face] = []
-    frame_pic = Picture(rgb=np.zeros((1, 1, 3), np.uint8), source=str(tp))
-
-    def per_frame(rgb: np.ndarray, i: int) -> np.ndarray:
-        nonlocal previous
-        counts["frames"] += 1
-        faces = _analyze(rgb, mesh=eng.needs_mesh, identity=ref_face is not None)
-        _smooth_meshes(faces, previous)
-        previous = faces
-        try:
-            chosen = select_targets(faces, frame_pic, target_face, ref_face, reference_threshold)
-        except FaceweaveError:
-            return rgb
-        out_rgb = rgb
-        for tf in chosen:
-            try:
-                out_rgb = eng.swap_face(src.rgb, sf, out_rgb, tf, opts)
-            except FaceweaveError as e:
-                log.info("frame %d: face %d not swapped (%s)", i, tf.index, e)
-        counts["swapped"] += out_rgb is not rgb
-        return out_rgb
+    swapper = FrameSwapper(
+        engine=eng, source=src.rgb, source_face=sf, options=opts,
+        follower=TargetFollower(target_face, ref_face, reference_threshold),
+        tracker=FaceTracker(identity=ref_face is not None, detect_every=detect_every, fps=info.fps),
+    )
+    if not getattr(eng, "thread_safe", True):
+        workers = 1
 
     bar = None
     if progress:
         from tqdm import tqdm
 
-        bar = tqdm(total=info.frames or None, unit="frame", desc=tp.name, leave=False)
+        bar = tqdm(total=info.frames or None, unit="frame", desc=tp.name, leave=False, dynamic_ncols=True)
 
-    def tick(n: int) -> None:
+    def tick(done: int) -> None:
         if bar is not None:
             bar.update(1)
         if on_frame is not None:
-            on_frame(counts["frames"], info.frames or None)
+            on_frame(done, info.frames or None)
 
     try:
-        transform_video(tp, out, per_frame, progress=tick,
-                        require=lambda: counts["swapped"] > 0,
-                        require_message=f"{tp}: no face found in any frame of the target video")
+        n = stream_video(tp, out, swapper.analyse, swapper.render, workers=workers,
+                         progress=tick if (bar is not None or on_frame is not None) else None)
     finally:
         if bar is not None:
             bar.close()
-    return counts
+    if swapper.swapped == 0:
+        what = "no face found in any frame" if swapper.faces_seen == 0 else "no face was swapped in any frame"
+        if ref_face is not None and swapper.faces_seen:
+            what = "no face in any frame matches the reference"
+        log.warning("%s: %s of the target video; %s has the %d input frames unchanged", tp, what, out, n)
+    return {"frames": n, "swapped": swapper.swapped, "with_faces": swapper.faces_seen}
 
 
 def swap(source: ImageLike, target: ImageLike, **options: object) -> np.ndarray:

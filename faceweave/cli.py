@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import signal
 import sys
 from collections.abc import Callable
 
@@ -59,6 +60,7 @@ def _add_swap(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--set", dest="set_attrs", action="append", default=[], metavar="ATTR=VALUE",
                    help="rsgan engine: also set a face attribute, 0..1 (repeatable)")
     p.add_argument("--checkpoint", metavar="PATH", help="rsgan / aei engine: weights (default: shipped)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar for videos (for scripts)")
     p.set_defaults(func=_cmd_swap)
 
 
@@ -87,7 +89,7 @@ def _cmd_swap(a: argparse.Namespace) -> int:
         counts = api.swap_video(
             a.source, a.target, a.output, engine=a.engine, source_face=a.source_face, target_face=a.target_face,
             reference=a.reference, blend=a.blend, colour_transfer=not a.no_colour,
-            keep_mouth=not a.no_keep_mouth, progress=sys.stderr.isatty(), **kw,
+            keep_mouth=not a.no_keep_mouth, progress=sys.stderr.isatty() and not a.quiet, **kw,
         )
         log.info("%d of %d frames swapped", counts["swapped"], counts["frames"])
         _out(str(a.output))
@@ -101,6 +103,62 @@ def _cmd_swap(a: argparse.Namespace) -> int:
     path = api.save(res.picture, a.output, inputs)
     log.info("swapped target face(s) %s", res.swapped)
     _out(path)
+    return 0
+
+
+# ---------------------------------------------------------------- live
+def _add_live(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("live", help="swap a face into a camera's picture in real time (window, file, virtual camera)")
+    p.add_argument("--source", required=True, metavar="PHOTO", help="photo giving the face (identity)")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--camera", type=int, default=None, metavar="N", help="camera index (default 0)")
+    g.add_argument("--input", metavar="CLIP", help="a video file instead of a camera, played at its frame rate")
+    p.add_argument("--engine", default="warp", help="swap engine (default warp)")
+    p.add_argument("--target-face", type=_target_face, default=None, metavar="N|all",
+                   help="which face(s) to replace, followed across frames (default the largest)")
+    p.add_argument("--reference", metavar="PHOTO", help="replace only the faces of this person")
+    p.add_argument("-o", "--output", metavar="FILE.mp4", help="also record what is shown")
+    p.add_argument("--virtual-camera", action="store_true",
+                   help="also send frames to a virtual camera (pyvirtualcam + v4l2loopback on Linux)")
+    p.add_argument("--no-window", action="store_true", help="do not open a window (record or stream only)")
+    p.add_argument("--seconds", type=float, default=None, help="stop after this many seconds")
+    p.add_argument("--workers", type=int, default=2, help="frames swapped at once (default 2)")
+    p.add_argument("--no-fps", action="store_true", help="do not draw the frame rate")
+    p.set_defaults(func=_cmd_live)
+
+
+def _cmd_live(a: argparse.Namespace) -> int:
+    from faceweave import live
+    from faceweave.media.image import read_image
+
+    read_image(a.source)  # a bad source photo fails before the camera opens
+    capture = live.FileCapture(a.input) if a.input else live.CameraCapture(a.camera or 0)
+    displays: list[live.Display] = []
+    try:
+        if not a.no_window:
+            if live.window_available() or not (a.output or a.virtual_camera):
+                displays.append(live.WindowDisplay())
+            else:
+                log.warning("no desktop display: not opening a window")
+        if a.virtual_camera:
+            w, h = capture.size
+            displays.append(live.VirtualCameraDisplay(w, h, capture.fps))
+        if a.output:
+            inputs = tuple(x for x in (a.source, a.input, a.reference) if x)
+            displays.append(live.RecordingDisplay(a.output, capture.fps, inputs))
+        if not displays:
+            raise FaceweaveError("nothing to show to: drop --no-window, or add --output FILE.mp4 or --virtual-camera")
+    except BaseException:
+        for d in displays:
+            d.close(keep=False)
+        capture.close()
+        raise
+    stats = live.run_live(a.source, capture, displays, engine=a.engine, target_face=a.target_face,
+                          reference=a.reference, workers=a.workers, show_fps=not a.no_fps, max_seconds=a.seconds)
+    log.warning("live: %d frames shown in %.1f s (%.1f fps), %d dropped, median latency %.0f ms",
+                stats.shown, stats.seconds, stats.fps, stats.dropped, stats.latency_median_ms)
+    if a.output and stats.shown:
+        _out(str(a.output))
     return 0
 
 
@@ -212,7 +270,7 @@ def _cmd_web(a: argparse.Namespace) -> int:
 
 
 # ---------------------------------------------------------------- main
-_MOUNTS: list[Callable[[argparse._SubParsersAction], None]] = [_add_swap, _add_detect, _add_models, _add_web]
+_MOUNTS: list[Callable[[argparse._SubParsersAction], None]] = [_add_swap, _add_live, _add_detect, _add_models, _add_web]
 
 
 # Subcommands that live with their feature; their modules import torch, so each is imported only
@@ -264,7 +322,23 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+def threading_main() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C so every ``finally`` and atomic write cleans up before exiting."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise Terminated
+
+
 def main(argv: list[str] | None = None) -> int:
+    if threading_main():
+        signal.signal(signal.SIGTERM, _on_sigterm)
     parser = build_parser(argv)
     args = parser.parse_args(argv)
     level = logging.WARNING - 10 * min(args.verbose, 2)
@@ -274,6 +348,9 @@ def main(argv: list[str] | None = None) -> int:
     except FaceweaveError as e:
         sys.stderr.write(f"faceweave: error: {e}\n")
         return e.exit_code
+    except Terminated:
+        sys.stderr.write("faceweave: terminated (no output written)\n")
+        return 128 + signal.SIGTERM
     except KeyboardInterrupt:
         sys.stderr.write("faceweave: interrupted\n")
         return 130

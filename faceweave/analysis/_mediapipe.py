@@ -71,3 +71,39 @@ def run(model: Any, rgb: Any) -> Any:
     """Run a mediapipe solution serially (the graphs are not thread-safe) with its logs silenced."""
     with _LOCK, quiet_stderr():
         return model.process(rgb)
+
+
+# FaceMesh's landmark network alone, on a region of interest given by the caller: no detector runs.
+# FaceLandmarkCpu is the subgraph mediapipe's own tracking mode uses between detections; it drops
+# its output when the network's face-presence score is below 0.5.
+_ROI_GRAPH = """
+input_stream: "IMAGE:image"
+input_stream: "ROI:roi"
+output_stream: "LANDMARKS:face_landmarks"
+node {
+  calculator: "FaceLandmarkCpu"
+  input_stream: "IMAGE:image"
+  input_stream: "ROI:roi"
+  input_side_packet: "WITH_ATTENTION:with_attention"
+  output_stream: "LANDMARKS:face_landmarks"
+}
+"""
+
+
+@cache
+def face_mesh_roi() -> Any:
+    """The landmark-only graph; stateless between calls, so one serves every tracked face."""
+    with quiet_stderr():
+        from google.protobuf import text_format
+        from mediapipe.framework import calculator_pb2
+        from mediapipe.python.solution_base import SolutionBase
+
+        _solutions()
+        cfg = text_format.Parse(_ROI_GRAPH, calculator_pb2.CalculatorGraphConfig())
+        return SolutionBase(graph_config=cfg, side_inputs={"with_attention": True}, outputs=["face_landmarks"])
+
+
+def normalized_rect(cx: float, cy: float, width: float, height: float, rotation: float) -> Any:
+    from mediapipe.framework.formats import rect_pb2
+
+    return rect_pb2.NormalizedRect(x_center=cx, y_center=cy, width=width, height=height, rotation=rotation)

@@ -21,7 +21,7 @@ def _bbox(mask: np.ndarray, pad: int) -> tuple[int, int, int, int] | None:
 def _restore_outside(dst: np.ndarray, out: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """Guarantee: pixels where the mask is 0 are the destination's, bit for bit."""
     keep = mask <= 1e-3
-    out[keep] = dst[keep]
+    np.copyto(out, dst, where=keep[..., None] if out.ndim == 3 else keep)
     return out
 
 
@@ -45,21 +45,22 @@ def multiband_blend(dst: np.ndarray, src: np.ndarray, mask: np.ndarray, levels: 
     m = np.clip(mask[y0:y1, x0:x1], 0, 1).astype(np.float32)
     if levels is None:
         levels = int(np.clip(np.log2(max(min(m.shape), 2)) - 3, 1, 6))
+    # Blending the two Laplacian pyramids, L(d)·(1 − G) + L(s)·G, equals d + L(s − d)·G collapsed
+    # (the pyramid is linear and L(d) collapses back to d): one pyramid to build instead of two.
+    diff = s - d
     gm = [m]
-    ld, ls = [], []
-    cd, cs = d, s
+    lp = []
+    cur = diff
     for _ in range(levels):
-        nd, ns = cv2.pyrDown(cd), cv2.pyrDown(cs)
+        nxt = cv2.pyrDown(cur)
         gm.append(cv2.pyrDown(gm[-1]))
-        size = (cd.shape[1], cd.shape[0])
-        ld.append(cd - cv2.pyrUp(nd, dstsize=size))
-        ls.append(cs - cv2.pyrUp(ns, dstsize=size))
-        cd, cs = nd, ns
-    out = cd * (1 - gm[-1][..., None]) + cs * gm[-1][..., None]
+        lp.append(cur - cv2.pyrUp(nxt, dstsize=(cur.shape[1], cur.shape[0])))
+        cur = nxt
+    out = cur * gm[-1][..., None]
     for i in range(levels - 1, -1, -1):
-        size = (ld[i].shape[1], ld[i].shape[0])
-        g = gm[i][..., None]
-        out = cv2.pyrUp(out, dstsize=size) + ld[i] * (1 - g) + ls[i] * g
+        size = (lp[i].shape[1], lp[i].shape[0])
+        out = cv2.pyrUp(out, dstsize=size) + lp[i] * gm[i][..., None]
+    out += d
     res = dst.copy()
     res[y0:y1, x0:x1] = np.clip(out + 0.5, 0, 255).astype(np.uint8)
     return _restore_outside(dst, res, mask)

@@ -6,13 +6,18 @@ import cv2
 import numpy as np
 
 
-def lab_stats(rgb: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and standard deviation of L*a*b* over the pixels where ``mask`` > 0.5."""
-    lab = cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB).astype(np.float32)
-    sel = lab[mask > 0.5]
-    if len(sel) < 16:
-        sel = lab.reshape(-1, 3)
-    return sel.mean(0), sel.std(0) + 1e-3
+def lab_stats(rgb: np.ndarray, mask: np.ndarray, lab: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and standard deviation of L*a*b* over the pixels where ``mask`` > 0.5.
+
+    ``lab`` may pass the 8-bit L*a*b* image when the caller has it already.
+    """
+    if lab is None:
+        lab = cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB)
+    sel = (mask > 0.5).astype(np.uint8)
+    if cv2.countNonZero(sel) < 16:
+        sel = None
+    mean, std = cv2.meanStdDev(lab, mask=sel)  # one pass, float64 (video frames pay for every copy)
+    return mean.reshape(3).astype(np.float32), std.reshape(3).astype(np.float32) + 1e-3
 
 
 def transfer_colour(
@@ -29,10 +34,14 @@ def transfer_colour(
     chroma are corrected separately; the gain is clamped so a grayscale source (zero chroma spread)
     does not explode. Returns the whole of ``src`` recoloured (uint8).
     """
-    ms, ss = lab_stats(src, src_mask)
+    lab8 = cv2.cvtColor(src, cv2.COLOR_RGB2LAB)
+    ms, ss = lab_stats(src, src_mask, lab8)
     mr, sr = lab_stats(ref, ref_mask)
     gain = np.clip(sr / ss, 1.0 / max_gain, max_gain)
-    lab = cv2.cvtColor(src, cv2.COLOR_RGB2LAB).astype(np.float32)
-    out = (lab - ms) * gain + mr
-    out = lab + strength * (out - lab)
-    return cv2.cvtColor(np.clip(out + 0.5, 0, 255).astype(np.uint8), cv2.COLOR_LAB2RGB)
+    # lab + strength·((lab − ms)·gain + mr − lab) is affine per channel: one saturating, rounding pass.
+    scale = 1.0 - strength + strength * gain
+    offset = strength * (mr - ms * gain)
+    m = np.zeros((3, 4), np.float32)
+    m[[0, 1, 2], [0, 1, 2]] = scale
+    m[:, 3] = offset
+    return cv2.cvtColor(cv2.transform(lab8, m), cv2.COLOR_LAB2RGB)

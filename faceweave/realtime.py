@@ -1,0 +1,100 @@
+"""The per-frame swap shared by video files (:func:`faceweave.api.swap_video`) and ``faceweave live``.
+
+A :class:`FrameSwapper` holds what is fixed for a whole clip — the engine, the source face (analysed
+once), the options — and splits each frame's work in two:
+
+* :meth:`FrameSwapper.analyse` (one frame after another): the :class:`~faceweave.analysis.track.FaceTracker`
+  follows the faces, and :class:`TargetFollower` decides which of them to replace;
+* :meth:`FrameSwapper.render` (safe to run for several frames at once): the engine puts the source face
+  on each chosen face.
+
+Every engine of the registry goes through it unchanged: an engine sees ordinary :class:`Face` records.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from faceweave.analysis.face import Face
+from faceweave.analysis.identity import identity_distance
+from faceweave.analysis.track import FaceTracker, TrackedFace
+from faceweave.engines.base import Engine, SwapOptions
+from faceweave.errors import FaceweaveError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TargetFollower:
+    """Which tracked faces to replace, decided once and then followed by track id.
+
+    ``selection``: None (the largest face), an index (faces numbered largest first, as in a photo)
+    or ``"all"``; ``reference``: a face with an identity embedding — every track whose embedding is
+    within ``threshold`` of it is replaced, whatever its size or position. A chosen face is followed
+    through the clip by its track id; when its track ends (the person left the frame, or tracking was
+    lost) the choice is made again, by the same rule, on the next frame with faces.
+    """
+
+    selection: int | str | None = None
+    reference: Face | None = None
+    threshold: float = 1.2  # 2 − 2·cos on the 512-D identity net, as faceweave.api.REFERENCE_THRESHOLD
+    chosen: set[int] = field(default_factory=set)
+
+    def __call__(self, faces: list[TrackedFace]) -> list[TrackedFace]:
+        if not faces:
+            return []
+        if self.reference is not None:
+            assert self.reference.embedding512 is not None
+            return [f for f in faces if f.embedding512 is not None
+                    and identity_distance(self.reference.embedding512, f.embedding512) <= self.threshold]
+        if self.selection == "all":
+            return list(faces)
+        present = [f for f in faces if f.track_id in self.chosen and f.track_id >= 0]
+        if present:
+            return present
+        i = 0 if self.selection is None else int(self.selection)
+        if not 0 <= i < len(faces):
+            return []
+        self.chosen = {faces[i].track_id}
+        return [faces[i]]
+
+
+@dataclass
+class FrameSwapper:
+    """Swap one source face into consecutive frames (see the module docstring)."""
+
+    engine: Engine
+    source: np.ndarray
+    source_face: Face
+    options: SwapOptions
+    follower: TargetFollower
+    tracker: FaceTracker
+    frames: int = 0
+    swapped: int = 0
+    faces_seen: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def analyse(self, rgb: np.ndarray, index: int = 0) -> list[TrackedFace]:
+        faces = self.tracker.update(rgb)
+        self.frames += 1
+        self.faces_seen += bool(faces)
+        return self.follower(faces)
+
+    def render(self, rgb: np.ndarray, chosen: list[TrackedFace], index: int = 0) -> np.ndarray:
+        out = rgb
+        for tf in chosen:
+            try:
+                out = self.engine.swap_face(self.source, self.source_face, out, tf, self.options)
+            except FaceweaveError as e:
+                log.info("frame %d: face %d not swapped (%s)", index, tf.index, e)
+        if out is not rgb:
+            with self._lock:
+                self.swapped += 1
+        return out
+
+    def __call__(self, rgb: np.ndarray, index: int = 0) -> np.ndarray:
+        return self.render(rgb, self.analyse(rgb, index), index)
