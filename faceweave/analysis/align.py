@@ -1,16 +1,14 @@
-"""Alignment to canonical templates (CelebA's aligned 178×218 crop) by a similarity transform."""
+"""Alignment to canonical templates (:mod:`faceweave.analysis.template`) by a similarity transform."""
 
 from __future__ import annotations
 
 import cv2
 import numpy as np
 
-# Mean five-point positions of CelebA's aligned images (img_align_celeba, 178×218): eye centres
-# (image-left first), nose tip, mouth corners — the averages of list_landmarks_align_celeba.txt.
-CELEBA_SIZE = (178, 218)  # (width, height)
-CELEBA_5PT = np.array(
-    [[69.0, 111.0], [107.0, 111.0], [88.0, 134.5], [72.0, 152.5], [105.0, 152.5]], np.float64
-)
+from faceweave.analysis.template import CELEBA_5PT, CELEBA_SIZE
+
+__all__ = ["CELEBA_5PT", "CELEBA_SIZE", "align_face", "align_matrix", "five_points", "similarity_transform",
+           "transform_points"]
 
 
 def five_points(landmarks: np.ndarray) -> np.ndarray:

@@ -39,9 +39,11 @@ import torch
 from faceweave.analysis.align import align_face, transform_points
 from faceweave.analysis.face import Face
 from faceweave.analysis.masks import rsgan_face_mask
+from faceweave.analysis.template import CELEBA_SIZE as TEMPLATE_SIZE
+from faceweave.analysis.template import RSGAN_HAIR_BOX as HAIR_BOX
+from faceweave.analysis.template import RSGAN_MASK_STRETCH as STRETCH
 from faceweave.compose.blend import blend as _blend
 from faceweave.compose.colour import transfer_colour
-from faceweave.data.builder import HAIR_BOX, STRETCH, TEMPLATE_SIZE
 from faceweave.errors import FaceweaveError
 from faceweave.models.rsgan import RSGAN
 

@@ -16,7 +16,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from faceweave.data.builder import FACE_BOX, HAIR_BOX, STRETCH, TEMPLATE_SIZE, BuildConfig, Item, process_item
+from faceweave.data.inputs import BuildConfig, Item, process_item
+from faceweave.data.sample import FACE_BOX, HAIR_BOX, STRETCH, TEMPLATE_SIZE
 
 log = logging.getLogger(__name__)
 

@@ -69,8 +69,8 @@ class RSGANEngine:
         import cv2
         import torch
 
+        from faceweave.analysis.template import RSGAN_HAIR_BOX as HAIR_BOX
         from faceweave.apps import rsgan_ops as ops
-        from faceweave.data.builder import HAIR_BOX
 
         model = ops.load_model(checkpoint)
         x0, y0, w, h = HAIR_BOX

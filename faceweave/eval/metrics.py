@@ -24,8 +24,9 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-from faceweave.analysis.align import CELEBA_SIZE, align_face
+from faceweave.analysis.align import align_face
 from faceweave.analysis.identity import identity_distance as _identity_distance
+from faceweave.analysis.template import CELEBA_SIZE
 
 log = logging.getLogger(__name__)
 

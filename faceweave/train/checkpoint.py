@@ -27,8 +27,8 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
+from faceweave.atomic import atomic_write as _atomic_write
 from faceweave.errors import FaceweaveError
-from faceweave.media.atomic import atomic_write as _atomic_write
 
 log = logging.getLogger(__name__)
 LATEST = "latest"

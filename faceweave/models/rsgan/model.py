@@ -26,8 +26,8 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 from torch import nn
 
+from faceweave.atomic import atomic_write
 from faceweave.errors import FaceweaveError
-from faceweave.media.atomic import atomic_write
 from faceweave.models.layers import reparameterize
 from faceweave.models.rsgan.config import RSGANConfig
 from faceweave.models.rsgan.networks import (
