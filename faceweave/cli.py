@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable
 
 from faceweave import __version__
-from faceweave.errors import FaceweaveError
+from faceweave.errors import FaceweaveError, ParameterError
 
 log = logging.getLogger("faceweave")
 
@@ -74,7 +74,7 @@ def _cmd_swap(a: argparse.Namespace) -> int:
     if (a.gd or a.set_attrs or a.checkpoint) and a.engine != "rsgan":
         raise FaceweaveError("--gd, --set and --checkpoint need --engine rsgan")
     if a.engine == "rsgan":
-        from faceweave.apps.rsgan_ops import parse_assignments
+        from faceweave.pipelines.rsgan.attributes import parse_assignments
 
         kw.update(gd=a.gd, set=parse_assignments(a.set_attrs), checkpoint=a.checkpoint)
     if is_video(a.source):
@@ -189,9 +189,10 @@ _LAZY: dict[str, tuple[str, str, str, str]] = {
                       "build RSGAN training samples (paper Fig. 3) from photos or CelebA"),
     "eval": ("faceweave.eval.cli", "add_eval_args", "run_eval", "score engines with RSGAN's Table 1 metrics"),
     "train": ("faceweave.train.cli", "add_train_args", "run_train", "train a model (rsgan)"),
-    "edit": ("faceweave.apps.cli", "add_edit_args", "run_edit", "edit attributes of a face with RSGAN"),
-    "sample": ("faceweave.apps.cli", "add_sample_args", "run_sample", "random face or hair parts with RSGAN"),
-    "interpolate": ("faceweave.apps.cli", "add_interpolate_args", "run_interpolate",
+    "edit": ("faceweave.pipelines.rsgan.cli", "add_edit_args", "run_edit", "edit attributes of a face with RSGAN"),
+    "sample": ("faceweave.pipelines.rsgan.cli", "add_sample_args", "run_sample",
+               "random face or hair parts with RSGAN"),
+    "interpolate": ("faceweave.pipelines.rsgan.cli", "add_interpolate_args", "run_interpolate",
                     "interpolate faces or hair between two photos with RSGAN"),
 }
 
@@ -231,6 +232,16 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+def _flag_of(parser: argparse.ArgumentParser, command: str, dest: str) -> str | None:
+    """The longest option string of ``command`` that stores into ``dest`` (``--steps`` for ``steps``), if any."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction) and command in action.choices:
+            for a in action.choices[command]._actions:
+                if a.dest == dest and a.option_strings:
+                    return max(a.option_strings, key=len)
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser(argv)
     args = parser.parse_args(argv)
@@ -238,6 +249,10 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     try:
         return int(args.func(args) or 0)
+    except ParameterError as e:  # a library function names its parameter; the user typed a flag
+        flag = _flag_of(parser, args.command, e.param)
+        sys.stderr.write(f"faceweave: error: {e.with_flag(flag) if flag else e}\n")
+        return e.exit_code
     except FaceweaveError as e:
         sys.stderr.write(f"faceweave: error: {e}\n")
         return e.exit_code

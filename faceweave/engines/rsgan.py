@@ -2,7 +2,7 @@
 
 Both faces are aligned to the model's frame, encoded with the classifier's c*, and the composer
 draws x' = G(z_src,xf, z_src,cf, z_tgt,xh, z_tgt,ch); the face-mask region of x' is pasted back into
-the target photo through the common compose step (:func:`faceweave.apps.rsgan_ops.paste_back`).
+the target photo through the common compose step (:func:`faceweave.pipelines.rsgan.paste.paste_back`).
 
 Engine options (``SwapOptions.extra``; from the API as keyword arguments of ``faceweave.swap``):
 
@@ -44,7 +44,7 @@ class RSGANEngine:
         target_face: Face,
         options: SwapOptions,
     ) -> np.ndarray:
-        from faceweave.apps import rsgan_ops as ops
+        from faceweave.pipelines import rsgan as ops
 
         t0 = time.perf_counter()
         extra = options.extra
@@ -70,7 +70,7 @@ class RSGANEngine:
         import torch
 
         from faceweave.analysis.template import RSGAN_HAIR_BOX as HAIR_BOX
-        from faceweave.apps import rsgan_ops as ops
+        from faceweave.pipelines import rsgan as ops
 
         model = ops.load_model(checkpoint)
         x0, y0, w, h = HAIR_BOX
