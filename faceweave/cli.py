@@ -37,8 +37,8 @@ def _target_face(v: str) -> int | str:
 
 
 # ---------------------------------------------------------------- swap
-def _add_swap(sub: argparse._SubParsersAction) -> None:
-    from faceweave.engines.base import BLEND_MODES
+def _add_swap(sub: argparse._SubParsersAction, wanted: str | None = None) -> None:
+    from faceweave.choices import BLEND_MODES, DEFAULT_BLEND
 
     p = sub.add_parser("swap", help="put the face of SOURCE onto the face(s) in TARGET")
     p.add_argument("source", help="photo giving the face (identity)")
@@ -46,7 +46,7 @@ def _add_swap(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", required=True,
                    help="output image (.png keeps alpha; .jpg, .webp, ...) or video (same kinds; audio kept)")
     p.add_argument("--engine", default="warp", help="swap engine (see `faceweave engines`; default warp)")
-    p.add_argument("--blend", default="multiband", choices=BLEND_MODES, help="blending (default multiband)")
+    p.add_argument("--blend", default=DEFAULT_BLEND, choices=BLEND_MODES, help="blending (default multiband)")
     p.add_argument("--source-face", type=int, default=None, metavar="N", help="source face index (default largest)")
     p.add_argument("--target-face", type=_target_face, default=None, metavar="N|all",
                    help="target face index or 'all' (default largest)")
@@ -55,11 +55,29 @@ def _add_swap(sub: argparse._SubParsersAction) -> None:
                    help="identity distance for --reference (default 0.12)")
     p.add_argument("--no-colour", action="store_true", help="skip colour transfer")
     p.add_argument("--no-keep-mouth", action="store_true", help="do not keep the target's open-mouth interior")
-    p.add_argument("--gd", action="store_true", help="rsgan engine: RSGAN-GD (face composed in the gradient domain)")
-    p.add_argument("--set", dest="set_attrs", action="append", default=[], metavar="ATTR=VALUE",
-                   help="rsgan engine: also set a face attribute, 0..1 (repeatable)")
-    p.add_argument("--checkpoint", metavar="PATH", help="rsgan engine: weights (default the shipped demo weights)")
+    if wanted == "swap":  # each engine adds its own flags (importing the engine modules only for `swap`)
+        from faceweave.engines.base import engine_classes
+
+        for name, cls in engine_classes().items():
+            add = getattr(cls, "add_cli_arguments", None)
+            if add is not None:
+                add(p.add_argument_group(f"{name} engine"))
     p.set_defaults(func=_cmd_swap)
+
+
+def _engine_options(a: argparse.Namespace) -> dict[str, object]:
+    """The chosen engine's options from its own flags; another engine's flags are refused."""
+    from faceweave.engines.base import engine_classes
+
+    kw: dict[str, object] = {}
+    for name, cls in engine_classes().items():
+        if name == a.engine:
+            kw.update(getattr(cls, "options_from_cli", lambda _a: {})(a))
+            continue
+        given = getattr(cls, "cli_flags_given", lambda _a: [])(a)
+        if given:
+            raise FaceweaveError(f"{' and '.join(given)} {'needs' if len(given) == 1 else 'need'} --engine {name}")
+    return kw
 
 
 def _cmd_swap(a: argparse.Namespace) -> int:
@@ -71,12 +89,7 @@ def _cmd_swap(a: argparse.Namespace) -> int:
     kw: dict[str, object] = {}
     if a.reference_threshold is not None:
         kw["reference_threshold"] = a.reference_threshold
-    if (a.gd or a.set_attrs or a.checkpoint) and a.engine != "rsgan":
-        raise FaceweaveError("--gd, --set and --checkpoint need --engine rsgan")
-    if a.engine == "rsgan":
-        from faceweave.pipelines.rsgan.attributes import parse_assignments
-
-        kw.update(gd=a.gd, set=parse_assignments(a.set_attrs), checkpoint=a.checkpoint)
+    kw.update(_engine_options(a))
     if is_video(a.source):
         raise FaceweaveError(f"{a.source}: the source must be a photo (the face to put in); the target may be a video")
     if is_video(a.target):
@@ -179,7 +192,7 @@ def _cmd_web(a: argparse.Namespace) -> int:
 
 
 # ---------------------------------------------------------------- main
-_MOUNTS: list[Callable[[argparse._SubParsersAction], None]] = [_add_swap, _add_detect, _add_models, _add_web]
+_MOUNTS: list[Callable[[argparse._SubParsersAction], None]] = [_add_detect, _add_models, _add_web]
 
 
 # Subcommands that live with their feature; their modules import torch, so each is imported only
@@ -226,9 +239,11 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of unexpected errors")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
+    wanted = _requested_command(sys.argv[1:] if argv is None else argv)
+    _add_swap(sub, wanted)
     for mount in _MOUNTS:
         mount(sub)
-    _mount_lazy(sub, _requested_command(sys.argv[1:] if argv is None else argv))
+    _mount_lazy(sub, wanted)
     return parser
 
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from faceweave.engines.base import ENGINES, engine_names, register_engine
+from faceweave.engines.base import ENGINES, EngineBase, engine_names, register_engine
 from faceweave.eval import run as R
 from faceweave.eval.cli import add_eval_args, main, run_eval
 from faceweave.eval.report import TABLE1_COLUMNS
@@ -21,20 +21,21 @@ ASSETS = Path(__file__).parent / "assets"
 PHOTOS = ("facerec_obama.jpg", "facerec_obama2.jpg", "facerec_biden.jpg", "pyfeat_0-f15-hao-ph.jpg")
 
 
-class _Unchanged:
+class _Unchanged(EngineBase):
     """A do-nothing engine: returns the target as is; its reconstruction is perfect."""
 
     name = "test-unchanged"
     needs_mesh = False
+    learned = True
 
     def swap_face(self, source, source_face, target, target_face, options):  # noqa: ANN001, ANN201
         return target.copy()
 
-    def reconstruct(self, aligned_rgb: np.ndarray) -> np.ndarray:
+    def reconstruct(self, aligned_rgb: np.ndarray, options=None) -> np.ndarray:  # noqa: ANN001
         return aligned_rgb.copy()
 
 
-class _Broken:
+class _Broken(EngineBase):
     name = "test-broken"
     needs_mesh = False
 

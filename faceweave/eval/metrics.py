@@ -25,7 +25,7 @@ import cv2
 import numpy as np
 
 from faceweave.analysis.align import align_face
-from faceweave.analysis.identity import identity_distance as _identity_distance
+from faceweave.analysis.identity import identity_distance  # the one definition, re-exported
 from faceweave.analysis.template import CELEBA_SIZE
 
 log = logging.getLogger(__name__)
@@ -52,11 +52,6 @@ MSSSIM_WIN = 11
 
 
 # ---------------------------------------------------------------------------------------------- identity
-
-
-def identity_distance(a: np.ndarray, b: np.ndarray) -> float:
-    """Squared distance of the unit-normalised 128-D embeddings (range 0–4); DESIGN.md §5."""
-    return _identity_distance(a, b)
 
 
 def identity_retrieved(swap_emb: np.ndarray, source_emb: np.ndarray, others: Sequence[np.ndarray]) -> bool:

@@ -13,7 +13,7 @@ that pair for that engine and is recorded with its stage and reason, never fatal
    vs the target's gives swap-twice abs error and MS-SSIM (both crops cut with the target's
    alignment, so landmark noise does not enter).
 
-Engines with a ``reconstruct(aligned_rgb) -> aligned_rgb`` method (the learned ones) are also scored
+Learned engines (``engine.learned``; their ``reconstruct(aligned_rgb, options) -> aligned_rgb``) are also scored
 on reconstruction of the aligned crop of every photo used in the pairs.
 """
 
@@ -46,7 +46,7 @@ log = logging.getLogger(__name__)
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 # Two photos whose identity distance is below this are taken as the same person when no identity
 # list is given. dlib's own rule (Euclidean 0.6 on raw descriptors of norm ≈ 1.4) is ≈ 0.18 on
-# DESIGN.md §5's normalised squared distance; that merges different East Asian subjects of the
+# docs/design.md §5's normalised squared distance; that merges different East Asian subjects of the
 # sample photos (0.13–0.21 apart), so the default is stricter. Pass an identity list for real sets.
 SAME_IDENTITY_THRESHOLD = 0.10
 
@@ -287,16 +287,17 @@ def _warm_up(engine: Engine, photos: Sequence[Photo], pairs: Sequence[tuple[int,
             return
 
 
-def reconstruction_scores(engine: Engine, photos: Sequence[Photo]) -> dict[str, dict[str, float]]:
-    """Abs error and MS-SSIM of ``engine.reconstruct`` on each photo's aligned face crop."""
-    rec = getattr(engine, "reconstruct")  # noqa: B009 - only called when present
+def reconstruction_scores(
+    engine: Engine, photos: Sequence[Photo], options: SwapOptions | None = None
+) -> dict[str, dict[str, float]]:
+    """Abs error and MS-SSIM of ``engine.reconstruct`` (a learned engine's) on each photo's aligned face crop."""
     out: dict[str, dict[str, float]] = {}
     for ph in photos:
         if ph.face is None or ph.rgb is None:
             continue
         crop, _ = align_face(ph.rgb, ph.face.landmarks, M.CROP_SIZE)
         try:
-            x = np.asarray(rec(crop))
+            x = np.asarray(engine.reconstruct(crop, options))
             if x.dtype != np.uint8:  # float in [0, 1] or [0, 255]
                 gain = 255.0 if x.max() <= 1.0 else 1.0
                 x = np.clip(np.round(x.astype(np.float64) * gain), 0, 255).astype(np.uint8)
@@ -357,8 +358,8 @@ def run_evaluation(
             er.pairs.append(pr)
             if k < sheet_pairs:
                 er.sheet.append(img)
-        if callable(getattr(eng, "reconstruct", None)):
-            er.recon = reconstruction_scores(eng, [photos[i] for i in used])
+        if getattr(eng, "learned", False):
+            er.recon = reconstruction_scores(eng, [photos[i] for i in used], options)
         else:
             er.recon_error = "engine has no reconstruct(); not a learned auto-encoder"
         results.append(er)
