@@ -1,4 +1,4 @@
-"""Evaluation metrics (DESIGN.md §5): pure functions on arrays, no I/O.
+"""Evaluation metrics (docs/design.md §5): pure functions on arrays, no I/O.
 
 - identity distance ‖ê_a − ê_b‖² between dlib 128-D embeddings (RSGAN's OpenFace protocol; 0–4)
   and identity retrieval (is the swap nearer its source than every other identity in the set);

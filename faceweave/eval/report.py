@@ -19,7 +19,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from faceweave.eval.run import METRICS, EngineResult, Photo
+from faceweave.eval.photos import Photo
+from faceweave.eval.results import METRICS, EngineResult
 from faceweave.media.image import write_image
 
 log = logging.getLogger(__name__)
