@@ -158,3 +158,14 @@ def test_no_import_cycles() -> None:
         if m not in seen:
             visit(m)
     assert not cycles, "import cycles: " + "; ".join(" → ".join(c) for c in cycles)
+
+
+def test_media_suffixes_agree_with_the_choices_module() -> None:
+    """media/ keeps its own tuples (its writers predate faceweave.choices); they must not drift apart."""
+    from faceweave import choices
+    from faceweave.media.image import WRITABLE_SUFFIXES
+    from faceweave.media.video import VIDEO_SUFFIXES
+
+    assert set(VIDEO_SUFFIXES) == set(choices.VIDEO_SUFFIXES)
+    assert set(WRITABLE_SUFFIXES) == set(choices.IMAGE_SUFFIXES)
+    assert set(choices.DATASET_PHOTO_SUFFIXES) <= set(choices.IMAGE_SUFFIXES)

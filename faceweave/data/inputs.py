@@ -24,14 +24,14 @@ from faceweave.analysis.attributes import landmark_attributes
 from faceweave.analysis.detect import detect_faces
 from faceweave.analysis.landmarks import landmarks_68
 from faceweave.analysis.masks import person_mask
+from faceweave.choices import DATASET_PHOTO_SUFFIXES, VIDEO_SUFFIXES
 from faceweave.data.sample import SPLITS, TEMPLATE_SIZE, build_sample, flip_sample, split_of
 from faceweave.errors import FaceweaveError
 from faceweave.media import read_image
 
 log = logging.getLogger(__name__)
 
-PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
-VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v", ".mkv", ".avi", ".webm")
+PHOTO_SUFFIXES = DATASET_PHOTO_SUFFIXES
 CELEBA_ATTR = "list_attr_celeba.txt"
 CELEBA_PARTITION = "list_eval_partition.txt"
 CELEBA_IMAGES = "img_align_celeba"
