@@ -247,13 +247,21 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     return parser
 
 
-def _flag_of(parser: argparse.ArgumentParser, command: str, dest: str) -> str | None:
-    """The longest option string of ``command`` that stores into ``dest`` (``--steps`` for ``steps``), if any."""
+def _flag_of(parser: argparse.ArgumentParser, command: str | None, dest: str) -> str | None:
+    """The longest option string that stores into ``dest`` (``--steps`` for ``steps``) in ``command``'s parser
+    or a subcommand of it (``train rsgan``); ``None`` if no flag feeds that parameter."""
     for action in parser._actions:
-        if isinstance(action, argparse._SubParsersAction) and command in action.choices:
-            for a in action.choices[command]._actions:
+        if not isinstance(action, argparse._SubParsersAction):
+            continue
+        for name, sub in action.choices.items():
+            if command is not None and name != command:
+                continue
+            for a in sub._actions:
                 if a.dest == dest and a.option_strings:
                     return max(a.option_strings, key=len)
+            found = _flag_of(sub, None, dest)
+            if found:
+                return found
     return None
 
 

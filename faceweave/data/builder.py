@@ -98,7 +98,7 @@ from faceweave.data.shards import (
     shard_record,
     write_shard,
 )
-from faceweave.errors import FaceweaveError
+from faceweave.errors import FaceweaveError, ParameterError
 
 __all__ = [
     "FACE_BOX", "FORMAT_NAME", "FORMAT_VERSION", "HAIR_BOX", "PHOTO_SUFFIXES", "SAMPLE_KEYS", "SPLITS", "STRETCH",
@@ -278,9 +278,9 @@ def build_dataset(
     """Build (or resume) an RSGAN shard set from ``src`` into ``out``; see the module docstring."""
     src_p, out_p = Path(src), Path(out)
     if size < 8:
-        raise FaceweaveError(f"--size {size}: must be at least 8")
+        raise ParameterError("size", size, "must be at least 8")
     if shard_inputs < 1:
-        raise FaceweaveError("--shard-inputs must be at least 1")
+        raise ParameterError("shard_inputs", shard_inputs, "must be at least 1")
     if out_p.exists() and not out_p.is_dir():
         raise FaceweaveError(f"{out_p}: exists and is not a folder")
     items, names = collect_items(src_p, out_p, celeba, video_every > 0)

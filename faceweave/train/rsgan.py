@@ -45,7 +45,7 @@ import torch
 from safetensors import safe_open
 from torch.utils.data import DataLoader, Dataset
 
-from faceweave.errors import FaceweaveError
+from faceweave.errors import FaceweaveError, ParameterError
 from faceweave.models.rsgan import RSGAN, RSGANConfig
 from faceweave.models.rsgan.losses import RSGANLossWeights
 from faceweave.models.rsgan.model import CONFIG_METADATA_KEY
@@ -111,9 +111,9 @@ def _build_dataset(opts: TrainOptions, face_mask: bool = False) -> Dataset:
             raise FaceweaveError(f"cannot import dataset factory {opts.dataset_factory!r}: {e}") from e
         return factory(opts.data)
     if not opts.data:
-        raise FaceweaveError("--data DIR is required")
+        raise ParameterError("data", "DIR", "is required (the dataset folder)")
     if not Path(opts.data).is_dir():
-        raise FaceweaveError(f"--data {opts.data} is not a directory")
+        raise ParameterError("data", opts.data, "is not a directory")
     try:
         from faceweave.data.dataset import RSGANDataset
     except ImportError as e:
@@ -154,11 +154,11 @@ class _Setup:
 
 def _check_options(opts: TrainOptions, ctx: DistContext) -> None:
     if opts.batch_size < 1 or opts.batch_size % ctx.world_size:
-        raise FaceweaveError(
-            f"--batch-size {opts.batch_size} must be a positive multiple of the {ctx.world_size} ranks"
-        )
-    if opts.max_steps < 1 or opts.ckpt_every < 1:
-        raise FaceweaveError("--max-steps and --ckpt-every must be ≥ 1")
+        raise ParameterError("batch_size", opts.batch_size,
+                             f"must be a positive multiple of the {ctx.world_size} ranks")
+    for name in ("max_steps", "ckpt_every"):
+        if getattr(opts, name) < 1:
+            raise ParameterError(name, getattr(opts, name), "must be ≥ 1")
 
 
 def _setup(opts: TrainOptions, dataset: Dataset | None, run: Path) -> _Setup:
