@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from faceweave.engines.base import ENGINES, EngineBase, engine_names, register_engine
+from faceweave.engines.base import _INSTANCES, ENGINES, EngineBase, engine_names, register_engine
 from faceweave.eval import run as R
 from faceweave.eval.cli import add_eval_args, main, run_eval
 from faceweave.eval.report import TABLE1_COLUMNS
@@ -43,10 +43,18 @@ class _Broken(EngineBase):
         raise RuntimeError("boom")
 
 
-engine_names()  # load the built-in engines first
-for _cls in (_Unchanged, _Broken):
-    if _cls.name not in ENGINES:
-        register_engine(_cls.name)(_cls)
+@pytest.fixture(autouse=True, scope="module")
+def _test_engines():
+    """Register the two fake engines for this module only (the registry-parametrised tests must not see them)."""
+    engine_names()  # load the built-in engines first
+    for cls in (_Unchanged, _Broken):
+        if cls.name not in ENGINES:
+            register_engine(cls.name)(cls)
+    yield
+    for cls in (_Unchanged, _Broken):
+        ENGINES.pop(cls.name, None)
+        for key in [k for k in _INSTANCES if k[0] == cls.name]:
+            del _INSTANCES[key]
 
 
 @pytest.fixture(scope="module")
