@@ -53,7 +53,7 @@ def main() -> int:
     import torch
 
     from faceweave.analysis import analyze
-    from faceweave.apps import rsgan_ops as ops
+    from faceweave.pipelines import rsgan as ops
 
     if a.threads:
         torch.set_num_threads(a.threads)

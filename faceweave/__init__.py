@@ -1,4 +1,4 @@
-"""faceweave: face swapping and face editing (RSGAN, AEI-Net, style transfer, classical warp)."""
+"""faceweave: face swapping and face editing (mesh warp, classical landmarks, RSGAN). Layers: docs/architecture.md."""
 
 from __future__ import annotations
 

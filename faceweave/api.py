@@ -19,10 +19,10 @@ import numpy as np
 from faceweave.analysis import Face
 from faceweave.analysis import analyze as _analyze
 from faceweave.analysis.identity import identity_distance
-from faceweave.apps import attributes, edit, interpolate, sample
 from faceweave.engines.base import BLEND_MODES, SwapOptions, get_engine
 from faceweave.errors import FaceweaveError, NoFaceError
 from faceweave.media.image import Picture, as_picture, write_image
+from faceweave.pipelines.rsgan.photos import attributes, edit, interpolate, sample
 
 log = logging.getLogger(__name__)
 

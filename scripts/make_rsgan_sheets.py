@@ -44,7 +44,7 @@ def _load(name: str) -> tuple[np.ndarray, object]:
 
 def swap_sheet(model) -> np.ndarray:  # noqa: ANN001 - RSGAN
     """Rows: A, B, raw G(A face, B hair), RSGAN (multiband paste), RSGAN-GD (Poisson paste)."""
-    from faceweave.apps import rsgan_ops as ops
+    from faceweave.pipelines import rsgan as ops
 
     tiles = []
     for a, b in SWAP_PAIRS:
@@ -61,7 +61,7 @@ def swap_sheet(model) -> np.ndarray:  # noqa: ANN001 - RSGAN
 
 def edit_sheet(model) -> np.ndarray:  # noqa: ANN001
     """Rows: input, then each attribute set to 1 and to 0 (face region, residual paste)."""
-    from faceweave.apps import rsgan_ops as ops
+    from faceweave.pipelines import rsgan as ops
 
     names = model.config.attribute_names
     tiles = []
@@ -77,7 +77,7 @@ def edit_sheet(model) -> np.ndarray:  # noqa: ANN001
 
 def sample_sheet(model, random: str, seed: int = 1) -> np.ndarray:  # noqa: ANN001
     """Input, then 8 samples pasted back; second row the same samples as raw generator crops."""
-    from faceweave.apps import rsgan_ops as ops
+    from faceweave.pipelines import rsgan as ops
 
     rgb, face = _load(SAMPLE_PHOTO)
     res = ops.sample_parts(model, rgb, face, random=random, n=8, seed=seed)
@@ -88,7 +88,7 @@ def sample_sheet(model, random: str, seed: int = 1) -> np.ndarray:  # noqa: ANN0
 
 def interpolate_sheet(model) -> np.ndarray:  # noqa: ANN001
     """One row per part (face, hair, both): A, 6 steps pasted into A, B."""
-    from faceweave.apps import rsgan_ops as ops
+    from faceweave.pipelines import rsgan as ops
 
     (ra, fa), (rb, fb) = _load(INTERP_PAIR[0]), _load(INTERP_PAIR[1])
     bl = ops.prepare(rb, fb, model.config.image_size)
@@ -106,8 +106,8 @@ def main() -> int:
     a = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
-    from faceweave.apps import rsgan_ops as ops
     from faceweave.media.image import write_image
+    from faceweave.pipelines import rsgan as ops
 
     model = ops.load_model(a.checkpoint)
     out = Path(a.out)

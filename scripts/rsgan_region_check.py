@@ -3,7 +3,7 @@
     .venv/bin/python scripts/rsgan_region_check.py [--checkpoint PATH] [PHOTO ...]
 
 For each ordered pair (A, B) of different photos, the two latent swaps of
-:func:`faceweave.apps.rsgan_ops.region_swap_distances` are drawn and four questions are counted:
+:func:`faceweave.pipelines.rsgan.region_swap_distances` are drawn and four questions are counted:
 after a hair-only swap, is the rest nearer B and the face nearer A; after a face-only swap, is the
 rest nearer A and the face nearer B. Default photos: the seven single-person portraits of different
 people in tests/assets (the largest face of each).
@@ -27,7 +27,7 @@ PORTRAITS = [
     "skimage_astronaut.png",
     "pyfeat_single_face.jpg",
 ]
-LABELS = {  # keys of faceweave.apps.rsgan_ops.SEPARATION_QUESTIONS → how the counts are printed
+LABELS = {  # keys of faceweave.pipelines.rsgan.SEPARATION_QUESTIONS → how the counts are printed
     "hair_rest": "hair swap: rest from B",
     "hair_face": "hair swap: face from A",
     "face_rest": "face swap: rest from A",
@@ -38,8 +38,8 @@ LABELS = {  # keys of faceweave.apps.rsgan_ops.SEPARATION_QUESTIONS → how the 
 def region_counts(model, photos: list[Path]) -> dict[str, int]:
     """``{"pairs": n, question: count, ...}`` over every ordered pair of ``photos`` (largest face each)."""
     from faceweave.analysis import analyze
-    from faceweave.apps import rsgan_ops as ops
     from faceweave.media import read_image
+    from faceweave.pipelines import rsgan as ops
 
     aligned = {}  # file name → AlignedFace (largest face)
     for p in photos:
@@ -66,8 +66,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
 
-    from faceweave.apps import rsgan_ops as ops
     from faceweave.errors import FaceweaveError
+    from faceweave.pipelines import rsgan as ops
 
     try:
         model = ops.load_model(args.checkpoint)

@@ -1,4 +1,4 @@
-"""Evaluation metrics on cases whose answer is known (DESIGN.md §5)."""
+"""Evaluation metrics on cases whose answer is known (docs/design.md §5)."""
 
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from faceweave.engines.base import ENGINES, engine_names, register_engine
+from faceweave.engines.base import _INSTANCES, ENGINES, EngineBase, engine_names, register_engine
 from faceweave.eval import run as R
 from faceweave.eval.cli import add_eval_args, main, run_eval
 from faceweave.eval.report import TABLE1_COLUMNS
@@ -21,20 +21,21 @@ ASSETS = Path(__file__).parent / "assets"
 PHOTOS = ("facerec_obama.jpg", "facerec_obama2.jpg", "facerec_biden.jpg", "pyfeat_0-f15-hao-ph.jpg")
 
 
-class _Unchanged:
+class _Unchanged(EngineBase):
     """A do-nothing engine: returns the target as is; its reconstruction is perfect."""
 
     name = "test-unchanged"
     needs_mesh = False
+    learned = True
 
     def swap_face(self, source, source_face, target, target_face, options):  # noqa: ANN001, ANN201
         return target.copy()
 
-    def reconstruct(self, aligned_rgb: np.ndarray) -> np.ndarray:
+    def reconstruct(self, aligned_rgb: np.ndarray, options=None) -> np.ndarray:  # noqa: ANN001
         return aligned_rgb.copy()
 
 
-class _Broken:
+class _Broken(EngineBase):
     name = "test-broken"
     needs_mesh = False
 
@@ -42,10 +43,18 @@ class _Broken:
         raise RuntimeError("boom")
 
 
-engine_names()  # load the built-in engines first
-for _cls in (_Unchanged, _Broken):
-    if _cls.name not in ENGINES:
-        register_engine(_cls.name)(_cls)
+@pytest.fixture(autouse=True, scope="module")
+def _test_engines():
+    """Register the two fake engines for this module only (the registry-parametrised tests must not see them)."""
+    engine_names()  # load the built-in engines first
+    for cls in (_Unchanged, _Broken):
+        if cls.name not in ENGINES:
+            register_engine(cls.name)(cls)
+    yield
+    for cls in (_Unchanged, _Broken):
+        ENGINES.pop(cls.name, None)
+        for key in [k for k in _INSTANCES if k[0] == cls.name]:
+            del _INSTANCES[key]
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,7 @@
 """RSGAN applications on real photos (issue 6): latent swap, RSGAN-GD, attribute editing, random parts, interpolation.
 
 The tests run against the shipped demo weights ``faceweave/weights/rsgan_demo.safetensors``. Until those
-exist, ``$FACEWEAVE_TEST_RSGAN_CHECKPOINT`` (any checkpoint ``faceweave.apps`` can load) stands in;
+exist, ``$FACEWEAVE_TEST_RSGAN_CHECKPOINT`` (any checkpoint ``faceweave.pipelines.rsgan`` can load) stands in;
 with neither, the tests are skipped with a message saying so.
 """
 
@@ -39,7 +39,7 @@ pytestmark = pytest.mark.skipif(
 
 @pytest.fixture(scope="module")
 def model():
-    from faceweave.apps import rsgan_ops as ops
+    from faceweave.pipelines import rsgan as ops
 
     return ops.load_model(CKPT)
 
@@ -53,7 +53,7 @@ def noface(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _aligned(model, name: str):
-    from faceweave.apps import rsgan_ops as ops
+    from faceweave.pipelines import rsgan as ops
 
     return ops.prepare(load_rgb(name), faces_of(name, False, False)[0], model.config.image_size)
 
@@ -69,13 +69,13 @@ def _mad(a: np.ndarray, b: np.ndarray, sel: np.ndarray) -> float:
 @pytest.fixture(scope="module")
 def region_votes(model) -> dict[str, list[bool]]:
     """For each ordered pair, is each region of each latent swap nearer the photo it should come from?
-    (:func:`faceweave.apps.rsgan_ops.region_separation_votes`.)
+    (:func:`faceweave.pipelines.rsgan.region_separation_votes`.)
 
-    Distances are :func:`faceweave.apps.rsgan_ops.region_swap_distances` (aligned crops, region masks,
+    Distances are :func:`faceweave.pipelines.rsgan.region_swap_distances` (aligned crops, region masks,
     against the generator's reconstructions of A and B: the demo generator redraws every face blurrily,
     so "which photo does this region come from" is asked of the photos as the generator draws them).
     """
-    from faceweave.apps import rsgan_ops as ops
+    from faceweave.pipelines import rsgan as ops
 
     return ops.region_separation_votes(model, [_aligned(model, n) for n in PORTRAITS])
 
@@ -98,7 +98,7 @@ def test_face_only_edit_changes_the_face_more_than_the_hair(model) -> None:
     on the generator's own crops (edited against reconstructed), and on what the user gets, the edited
     photo seen through the aligned head frame (256 px), where the region-masked paste-back also keeps
     the edit on the face."""
-    from faceweave.apps import rsgan_ops as ops
+    from faceweave.pipelines import rsgan as ops
 
     names = model.config.attribute_names
     assert names, "the demo weights are trained with attributes"
@@ -132,7 +132,7 @@ def test_face_only_edit_changes_the_face_more_than_the_hair(model) -> None:
 
 
 def test_same_seed_same_sample(model) -> None:
-    from faceweave.apps import rsgan_ops as ops
+    from faceweave.pipelines import rsgan as ops
 
     rgb, face = load_rgb("facerec_obama.jpg"), faces_of("facerec_obama.jpg", False, False)[0]
     for random in ("hair", "face"):
@@ -146,7 +146,7 @@ def test_same_seed_same_sample(model) -> None:
 
 
 def test_interpolation_ends_are_a_and_the_swap(model) -> None:
-    from faceweave.apps import rsgan_ops as ops
+    from faceweave.pipelines import rsgan as ops
 
     a, b = "facerec_obama.jpg", "facerec_biden.jpg"
     res = ops.interpolate_parts(model, load_rgb(a), faces_of(a, False, False)[0], load_rgb(b),
@@ -161,18 +161,18 @@ def test_interpolation_ends_are_a_and_the_swap(model) -> None:
 
 
 def test_api_functions(model) -> None:
-    from faceweave import apps
-    from faceweave.apps import rsgan_ops as ops
+    from faceweave import api
+    from faceweave.pipelines import rsgan as ops
 
     rgb = load_rgb("facerec_obama.jpg")
     name = model.config.attribute_names[-1]
-    out = apps.edit(rgb, {name: 1.0}, checkpoint=CKPT)
+    out = api.edit(rgb, {name: 1.0}, checkpoint=CKPT)
     assert out.shape == rgb.shape and out.dtype == np.uint8
-    photos = apps.sample(rgb, random="hair", n=2, seed=1, checkpoint=CKPT)
+    photos = api.sample(rgb, random="hair", n=2, seed=1, checkpoint=CKPT)
     assert len(photos) == 2 and all(p.shape == rgb.shape for p in photos)
-    sheet = apps.interpolate(OBAMA, BIDEN, part="hair", steps=3, checkpoint=CKPT, sheet=True)
+    sheet = api.interpolate(OBAMA, BIDEN, part="hair", steps=3, checkpoint=CKPT, sheet=True)
     assert sheet.shape[:2] == ops.sheet_shape(5, ops.TILE_SIZE, 5)
-    attrs = apps.attributes(CKPT, rgb)
+    attrs = api.attributes(CKPT, rgb)
     assert list(attrs) == list(model.config.attribute_names) and all(0 <= v <= 1 for v in attrs.values())
 
 
@@ -197,15 +197,15 @@ def test_rsgan_engine_swap_and_gd(model) -> None:
 
 
 def test_bad_attribute_and_value_fail_with_the_valid_names(model) -> None:
-    from faceweave import apps
+    from faceweave import api
     from faceweave.errors import FaceweaveError
 
     with pytest.raises(FaceweaveError, match="unknown attribute 'Wings'.*" + model.config.attribute_names[0]):
-        apps.edit(OBAMA, {"Wings": 1.0}, checkpoint=CKPT)
+        api.edit(OBAMA, {"Wings": 1.0}, checkpoint=CKPT)
     with pytest.raises(FaceweaveError, match="between 0 and 1"):
-        apps.edit(OBAMA, ["Smiling=1.5"], checkpoint=CKPT)
+        api.edit(OBAMA, ["Smiling=1.5"], checkpoint=CKPT)
     with pytest.raises(FaceweaveError, match="ATTRIBUTE=VALUE"):
-        apps.edit(OBAMA, ["Smiling"], checkpoint=CKPT)
+        api.edit(OBAMA, ["Smiling"], checkpoint=CKPT)
 
 
 # ------------------------------------------------------------------ through the command line
@@ -216,7 +216,7 @@ def _read_shape(p: Path) -> tuple[int, int]:
 
 
 def test_cli_commands_write_files_of_the_right_size(tmp_path: Path, model, monkeypatch: pytest.MonkeyPatch) -> None:
-    from faceweave.apps import rsgan_ops as ops
+    from faceweave.pipelines import rsgan as ops
 
     ck = str(CKPT)
     monkeypatch.setenv("FACEWEAVE_RSGAN_CHECKPOINT", ck)  # the engine's default, for `swap` without --checkpoint
@@ -264,7 +264,8 @@ def test_cli_user_errors_are_one_line(tmp_path: Path, noface: Path, model) -> No
         (("edit", noface, "--set", f"{model.config.attribute_names[0]}=1", "-o", out), [str(noface), "no face"]),
         (("interpolate", OBAMA, noface, "-o", out), [str(noface), "no face"]),
         (("edit", OBAMA, "--set", "Wings=1", "-o", out), ["unknown attribute", *model.config.attribute_names]),
-        (("edit", OBAMA, "--set", f"{model.config.attribute_names[0]}=2", "-o", out), ["between 0 and 1"]),
+        (("edit", OBAMA, "--set", f"{model.config.attribute_names[0]}=2", "-o", out), ["--set", "between 0 and 1"]),
+        (("interpolate", OBAMA, BIDEN, "--steps", "1", "-o", out), ["--steps 1:", "at least 2"]),
         (("edit", OBAMA, "--set", "Smiling=1", "-o", out, "--checkpoint", tmp_path / "none.safetensors"),
          ["none.safetensors"]),
     ]

@@ -13,8 +13,8 @@ import pytest
 import torch
 from conftest import faces_of, load_rgb
 
-from faceweave.apps import rsgan_ops as ops
 from faceweave.errors import FaceweaveError
+from faceweave.pipelines import rsgan as ops
 
 PHOTO = "facerec_obama.jpg"
 
@@ -111,3 +111,22 @@ def test_missing_weights_are_a_clear_error(tmp_path: Path, monkeypatch: pytest.M
         ops.default_checkpoint()
     with pytest.raises(FaceweaveError, match="no such file"):
         ops.load_model(tmp_path / "nope.safetensors")
+
+
+def test_library_errors_name_parameters_not_flags() -> None:
+    """A Python caller reads the parameter it passed; the CLI rewrites it as the flag (test_rsgan_apps)."""
+    import faceweave
+    from faceweave.errors import ParameterError
+
+    cases = [
+        (lambda: faceweave.interpolate("a.jpg", "b.jpg", steps=1), "steps=1: need at least 2"),
+        (lambda: faceweave.sample("a.jpg", n=0), "n=0: need at least 1"),
+        (lambda: faceweave.sample("a.jpg", random="nose"), "random=nose: choose from face, hair"),
+        (lambda: faceweave.edit("a.jpg", ["Smiling=2"]), "set_attrs Smiling=2: the value must be between 0 and 1"),
+        (lambda: faceweave.edit("a.jpg", ["Smiling=1"], region="ears"), "region=ears: choose from face, hair, both"),
+    ]
+    for call, message in cases:
+        with pytest.raises(ParameterError) as err:
+            call()
+        assert str(err.value).startswith(message)
+        assert "--" not in str(err.value)

@@ -1,18 +1,16 @@
-"""Alignment to canonical templates (CelebA's aligned 178×218 crop) by a similarity transform."""
+"""Alignment to canonical templates (:mod:`faceweave.analysis.template`) by a similarity transform."""
 
 from __future__ import annotations
 
 import cv2
 import numpy as np
 
+from faceweave.analysis.template import ARCFACE_5PT, ARCFACE_SIZE, CELEBA_5PT, CELEBA_SIZE
 from faceweave.errors import FaceweaveError
 
-# Mean five-point positions of CelebA's aligned images (img_align_celeba, 178×218): eye centres
-# (image-left first), nose tip, mouth corners — the averages of list_landmarks_align_celeba.txt.
-CELEBA_SIZE = (178, 218)  # (width, height)
-CELEBA_5PT = np.array(
-    [[69.0, 111.0], [107.0, 111.0], [88.0, 134.5], [72.0, 152.5], [105.0, 152.5]], np.float64
-)
+__all__ = ["ARCFACE_5PT", "ARCFACE_SIZE", "CELEBA_5PT", "CELEBA_SIZE", "align_face", "align_matrix",
+           "arcface_matrix", "box_crop_matrix", "five_points", "landmark_box", "similarity_transform",
+           "template_to_arcface_matrix", "transform_points"]
 
 
 def five_points(landmarks: np.ndarray) -> np.ndarray:
@@ -67,15 +65,6 @@ def align_face(
 def transform_points(points: np.ndarray, m: np.ndarray) -> np.ndarray:
     p = np.asarray(points, np.float64)[:, :2]
     return p @ m[:, :2].T + m[:, 2]
-
-
-# ArcFace / InsightFace five-point template for 112×112 crops (eye centres, nose tip, mouth corners);
-# the numbers faceplugin's fr_feature.js and the MobileFaceNet training pipelines use.
-ARCFACE_SIZE = (112, 112)
-ARCFACE_5PT = np.array(
-    [[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366], [41.5493, 92.3655], [70.7299, 92.2041]],
-    np.float64,
-)
 
 
 def arcface_matrix(landmarks: np.ndarray, size: int = 112) -> np.ndarray:

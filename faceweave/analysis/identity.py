@@ -28,7 +28,7 @@ def embedding(rgb: np.ndarray, landmarks: np.ndarray, box: np.ndarray) -> np.nda
 
 
 def identity_distance(a: np.ndarray, b: np.ndarray) -> float:
-    """‖a/‖a‖ − b/‖b‖‖², range 0–4 (DESIGN.md §5; RSGAN's OpenFace protocol)."""
+    """‖a/‖a‖ − b/‖b‖‖², range 0–4 (docs/design.md §5; RSGAN's OpenFace protocol)."""
     a = np.asarray(a, np.float64)
     b = np.asarray(b, np.float64)
     a = a / (np.linalg.norm(a) + 1e-12)

@@ -69,7 +69,7 @@ def multiband_blend(dst: np.ndarray, src: np.ndarray, mask: np.ndarray, levels: 
 def poisson_blend(dst: np.ndarray, src: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """Gradient-domain (Poisson) blending with OpenCV's seamlessClone.
 
-    seamlessClone fails when the mask touches the image border (DESIGN.md §6), so the work region is
+    seamlessClone fails when the mask touches the image border (docs/design.md §6), so the work region is
     padded by reflection first; the binary clone region is then feathered back with the soft mask so
     nothing outside the mask changes.
     """

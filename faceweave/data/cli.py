@@ -1,7 +1,7 @@
 """``faceweave build-dataset SRC OUT``: the RSGAN dataset builder's command line.
 
 ``faceweave/cli.py`` mounts it with :func:`add_build_dataset_args` and :func:`run_build_dataset`;
-``python -m faceweave.data.builder SRC OUT ...`` (or ``python -m faceweave.data.cli``) runs it alone.
+``python -m faceweave.data.cli SRC OUT ...`` (or ``python -m faceweave.data.cli``) runs it alone.
 """
 
 from __future__ import annotations
@@ -114,7 +114,7 @@ def run_build_dataset(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Stand-alone entry point (``python -m faceweave.data.builder``)."""
+    """Stand-alone entry point (``python -m faceweave.data.cli``)."""
     parser = argparse.ArgumentParser(prog="faceweave build-dataset", description=__doc__.splitlines()[0])
     add_build_dataset_args(parser)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")

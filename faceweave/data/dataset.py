@@ -24,7 +24,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from faceweave.data.builder import FORMAT_NAME, FORMAT_VERSION, SPLITS
+from faceweave.data.sample import SPLITS
+from faceweave.data.shards import FORMAT_NAME, FORMAT_VERSION
 from faceweave.errors import FaceweaveError
 
 _IMAGE_KEYS = ("x", "x_f", "x_h")

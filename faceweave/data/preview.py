@@ -16,12 +16,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from faceweave.data.builder import FACE_BOX, HAIR_BOX, STRETCH, TEMPLATE_SIZE, BuildConfig, Item, process_item
+from faceweave.compose.sheet import make_sheet
+from faceweave.data.inputs import BuildConfig, Item, process_item
+from faceweave.data.sample import FACE_BOX, HAIR_BOX, STRETCH, TEMPLATE_SIZE
 
 log = logging.getLogger(__name__)
 
 LABELS = ("(a) input", "(b) M_BG", "(c) landmarks", "(d) face mask", "(e) x_f", "(f) x_h")
-_HEADER = 22
 _GAP = 4
 
 
@@ -61,19 +62,8 @@ def preview_row(
 
 def contact_sheet(rows: Sequence[list[np.ndarray]]) -> np.ndarray:
     """Rows of equal-size panels on a white sheet, with the Fig. 3 column labels on top."""
-    w, h = TEMPLATE_SIZE
     n = len(rows[0]) if rows else len(LABELS)
-    sheet = np.full((_HEADER + len(rows) * (h + _GAP), n * (w + _GAP) + _GAP, 3), 255, np.uint8)
-    for j, label in enumerate(LABELS[:n]):
-        cv2.putText(
-            sheet, label, (_GAP + j * (w + _GAP) + 4, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1, cv2.LINE_AA
-        )
-    for i, row in enumerate(rows):
-        y = _HEADER + i * (h + _GAP)
-        for j, panel in enumerate(row):
-            x = _GAP + j * (w + _GAP)
-            sheet[y : y + h, x : x + w] = panel
-    return sheet
+    return make_sheet([p for row in rows for p in row], columns=n, pad=_GAP, labels=LABELS[:n])
 
 
 def write_preview(path: Path, items: Sequence[Item], cfg: BuildConfig, k: int) -> Path:

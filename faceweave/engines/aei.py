@@ -21,6 +21,7 @@ import logging
 import os
 import threading
 import time
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
@@ -31,7 +32,7 @@ from faceweave.analysis.align import five_points, similarity_transform
 from faceweave.analysis.face import Face
 from faceweave.compose.blend import blend
 from faceweave.compose.colour import transfer_colour
-from faceweave.engines.base import SwapOptions, register_engine
+from faceweave.engines.base import EngineBase, EngineOptions, SwapOptions, register_engine
 from faceweave.errors import FaceweaveError
 
 log = logging.getLogger(__name__)
@@ -102,15 +103,21 @@ def landmark_mask(shape: tuple[int, int], landmarks: np.ndarray) -> np.ndarray:
     return cv2.GaussianBlur(m, (0, 0), sigmaX=r / 2 + 0.5)
 
 
+@dataclass(frozen=True)
+class AEIOptions(EngineOptions):
+    """The aei engine's own options."""
+
+    checkpoint: str | os.PathLike[str] | None = None
+
+
 @register_engine("aei")
-class AEIEngine:
+class AEIEngine(EngineBase):
     """AEI-Net face swap: Ŷ = G(z_id(source), z_att(target)), pasted back with the common compose step."""
 
     name = "aei"
     needs_mesh = True  # the blend mask is the target's skin region from the mesh (landmark hull without one)
-
-    def __init__(self) -> None:
-        self.timings: dict[str, float] = {}
+    learned = True
+    Options = AEIOptions
 
     def generate(self, source: np.ndarray, source_face: Face, target: np.ndarray, target_face: Face,
                  checkpoint: str | None = None) -> tuple[np.ndarray, np.ndarray]:

@@ -11,7 +11,7 @@ Pipeline for one (source face → target face), on dlib's 68 landmarks only (no 
 4. blending: Burt–Adelson multiband by default (seed 004's "multi-resolution blending").
 
 No forehead points are added: the hull stops at the brows, so the source's bangs or hat never come
-across (DESIGN.md §6). Triangles that flip orientation between the two faces (a strongly turned
+across (docs/design.md §6). Triangles that flip orientation between the two faces (a strongly turned
 head) are still warped, as in the seed; the mesh-based ``warp`` engine is the one that handles
 self-occlusion.
 """
@@ -27,10 +27,9 @@ from scipy.spatial import Delaunay
 
 from faceweave.analysis.face import Face
 from faceweave.analysis.masks import polygon_mask
-from faceweave.compose.blend import blend
-from faceweave.compose.colour import transfer_colour
+from faceweave.compose.local import finish_local_swap
 from faceweave.compose.warp import warp_mesh
-from faceweave.engines.base import SwapOptions, register_engine
+from faceweave.engines.base import EngineBase, SwapOptions, register_engine
 from faceweave.errors import FaceweaveError
 
 log = logging.getLogger(__name__)
@@ -86,14 +85,11 @@ def hull_mask(shape: tuple[int, int], face: Face, coverage: np.ndarray, keep_mou
 
 
 @register_engine("delaunay")
-class DelaunayEngine:
+class DelaunayEngine(EngineBase):
     """Seed 004's classical face swap: 68 landmarks, Delaunay, per-triangle affine, multiband blend."""
 
     name = "delaunay"
     needs_mesh = False
-
-    def __init__(self) -> None:
-        self.timings: dict[str, float] = {}
 
     def swap_face(
         self,
@@ -130,14 +126,10 @@ class DelaunayEngine:
                           score=target_face.score, landmarks=dst_local)
         warped, cover = warp_mesh(patch, src_local, shape, dst_local, tris)
         mask = hull_mask(shape, local_face, cover, options.keep_mouth)
-        t1 = time.perf_counter()
-        if options.colour_transfer:
-            skin = cv2.erode((mask > 0.5).astype(np.float32), np.ones((5, 5), np.uint8))
-            warped = transfer_colour(warped, skin, tgt, skin)
-        t2 = time.perf_counter()
-        out = target.copy()
-        out[ty0:ty1, tx0:tx1] = blend(tgt, warped, mask, options.blend)
-        t3 = time.perf_counter()
-        self.timings = {"warp": t1 - t0, "colour": t2 - t1, "blend": t3 - t2}
-        log.debug("delaunay swap: %d triangles, %.0f ms", len(tris), 1000 * (t3 - t0))
+        out, self.timings = finish_local_swap(
+            target, (tx0, ty0, tx1, ty1), warped, mask,
+            lambda: cv2.erode((mask > 0.5).astype(np.float32), np.ones((5, 5), np.uint8)),
+            colour_transfer=options.colour_transfer, mode=options.blend, started=t0,
+        )
+        log.debug("delaunay swap: %d triangles, %.0f ms", len(tris), 1000 * sum(self.timings.values()))
         return out

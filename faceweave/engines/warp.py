@@ -23,10 +23,9 @@ import numpy as np
 
 from faceweave.analysis.face import Face
 from faceweave.analysis.masks import face_oval_indices, mouth_open_ratio, mouth_opening_mask, skin_mask
-from faceweave.compose.blend import blend
-from faceweave.compose.colour import transfer_colour
+from faceweave.compose.local import finish_local_swap
 from faceweave.compose.warp import triangle_facing, warp_mesh
-from faceweave.engines.base import SwapOptions, register_engine
+from faceweave.engines.base import EngineBase, SwapOptions, register_engine
 from faceweave.errors import FaceweaveError
 
 log = logging.getLogger(__name__)
@@ -129,7 +128,7 @@ def face_mask(shape: tuple[int, int], mesh: np.ndarray, coverage: np.ndarray, ke
 
 
 @register_engine("warp")
-class WarpEngine:
+class WarpEngine(EngineBase):
     """Mesh-based piecewise-affine warp of the source face onto the target face."""
 
     name = "warp"
@@ -161,13 +160,9 @@ class WarpEngine:
         geometry = target_geometry(source_face.mesh, mesh, strength)
         warped, cover = warp_mesh(src, src_mesh, sub.shape[:2], geometry, tris)
         mask = face_mask(sub.shape[:2], mesh, cover, options.keep_mouth)
-        t1 = time.perf_counter()
-        if options.colour_transfer:
-            skin = cv2.erode(skin_mask(sub.shape[:2], mesh) * cover, np.ones((5, 5), np.uint8))
-            warped = transfer_colour(warped, skin, sub, skin)
-        t2 = time.perf_counter()
-        out = target.copy()
-        out[y0:y1, x0:x1] = blend(sub, warped, mask, options.blend)
-        t3 = time.perf_counter()
-        self.timings = {"warp": t1 - t0, "colour": t2 - t1, "blend": t3 - t2}
+        out, self.timings = finish_local_swap(
+            target, (x0, y0, x1, y1), warped, mask,
+            lambda: cv2.erode(skin_mask(sub.shape[:2], mesh) * cover, np.ones((5, 5), np.uint8)),
+            colour_transfer=options.colour_transfer, mode=options.blend, started=t0,
+        )
         return out

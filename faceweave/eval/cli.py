@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 
 def add_eval_args(p: argparse.ArgumentParser) -> None:
     """The options of ``faceweave eval``."""
-    from faceweave.engines.base import BLEND_MODES
+    from faceweave.choices import BLEND_MODES
     from faceweave.eval.run import SAME_IDENTITY_THRESHOLD
 
     p.add_argument("--engine", required=True, metavar="NAME[,NAME...]",

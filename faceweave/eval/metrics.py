@@ -1,4 +1,4 @@
-"""Evaluation metrics (DESIGN.md §5): pure functions on arrays, no I/O.
+"""Evaluation metrics (docs/design.md §5): pure functions on arrays, no I/O.
 
 - identity distance ‖ê_a − ê_b‖² between dlib 128-D embeddings (RSGAN's OpenFace protocol; 0–4)
   and identity retrieval (is the swap nearer its source than every other identity in the set);
@@ -24,8 +24,9 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-from faceweave.analysis.align import CELEBA_SIZE, align_face
-from faceweave.analysis.identity import identity_distance as _identity_distance
+from faceweave.analysis.align import align_face
+from faceweave.analysis.identity import identity_distance  # the one definition, re-exported
+from faceweave.analysis.template import CELEBA_SIZE
 
 log = logging.getLogger(__name__)
 
@@ -51,11 +52,6 @@ MSSSIM_WIN = 11
 
 
 # ---------------------------------------------------------------------------------------------- identity
-
-
-def identity_distance(a: np.ndarray, b: np.ndarray) -> float:
-    """Squared distance of the unit-normalised 128-D embeddings (range 0–4); DESIGN.md §5."""
-    return _identity_distance(a, b)
 
 
 def identity_retrieved(swap_emb: np.ndarray, source_emb: np.ndarray, others: Sequence[np.ndarray]) -> bool:
@@ -298,21 +294,3 @@ def expression_difference(a: np.ndarray, b: np.ndarray) -> float:
 
     (ea, ma), (eb, mb) = ratios(a), ratios(b)
     return abs(ea - eb) + abs(ma - mb)
-
-
-def second_identity_embedding(rgb: np.ndarray, landmarks: np.ndarray) -> np.ndarray | None:
-    """192-D MobileFaceNet embedding (the second identity opinion, never a training loss) or None if absent."""
-    try:
-        import torch
-
-        from faceweave.analysis.align import five_points, similarity_transform
-        from faceweave.models.aei.frame import ARCFACE_112
-        from faceweave.nets import load
-    except ImportError:
-        return None
-    crop = cv2.warpAffine(rgb, similarity_transform(five_points(landmarks), ARCFACE_112), (112, 112),
-                          flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REPLICATE)
-    x = torch.from_numpy(np.ascontiguousarray(crop)).permute(2, 0, 1)[None].float() / 255
-    with torch.no_grad():
-        e = load("mobilefacenet192")(x)[0].numpy().astype(np.float64)
-    return e / (np.linalg.norm(e) + 1e-12)

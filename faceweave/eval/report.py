@@ -19,7 +19,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from faceweave.eval.run import METRICS, EngineResult, Photo
+from faceweave.eval.photos import Photo
+from faceweave.eval.results import METRICS, EngineResult
 from faceweave.media.image import write_image
 
 log = logging.getLogger(__name__)
@@ -43,7 +44,7 @@ EXTRA_COLUMNS: tuple[tuple[str, str], ...] = (
     ("pose_error_net", "Pose error ° (Hopenet)"),
     ("id_source_512", "Id. dist. to source, 512-D"),
     ("id_source_192", "Id. dist. to source, MFN-192"),
-    ("id2_target", "Id. dist. to target, MFN-192"),
+    ("id_target_192", "Id. dist. to target, MFN-192"),
     ("expr_diff", "Δ expression (EAR+MAR)"),
     ("ms_per_swap", "ms / swap"),
 )
@@ -78,7 +79,7 @@ def extra_table(report: dict[str, object]) -> str:
         cells = [name]
         for k, _ in EXTRA_COLUMNS:
             cells.append(_fmt(s.get(k), 3 if k.startswith("id") or k == "expr_diff" else 1))  # type: ignore[arg-type]
-        for k in ("nearer_source", "nearer_source_id2"):
+        for k in ("nearer_source", "nearer_source_192"):
             v = s.get(k)
             cells.append(f"{100 * v:.0f} % (n={s.get(k + '_n')})" if isinstance(v, float) else "—")
         lines.append("| " + " | ".join(cells) + " |")

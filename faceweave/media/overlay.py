@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Protocol
+
 import cv2
 import numpy as np
 
-from faceweave.analysis.face import Face
+
+class Drawable(Protocol):
+    """What is drawn of a face (a :class:`faceweave.analysis.Face` is one; media does not import analysis)."""
+
+    index: int
+    box: np.ndarray
+    landmarks: np.ndarray
 
 
-def draw_faces(rgb: np.ndarray, faces: list[Face]) -> np.ndarray:
+def draw_faces(rgb: np.ndarray, faces: Sequence[Drawable]) -> np.ndarray:
     """A copy of ``rgb`` with each face's box, index and 68 landmarks drawn."""
     out = rgb.copy()
     scale = max(rgb.shape[:2]) / 1000

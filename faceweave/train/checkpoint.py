@@ -17,7 +17,6 @@ from __future__ import annotations
 import logging
 import os
 import random
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,12 +26,15 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
+from faceweave.atomic import atomic_write as _atomic_write
 from faceweave.errors import FaceweaveError
-from faceweave.media.atomic import atomic_write as _atomic_write
+from faceweave.models.checkpoints import LATEST, checkpoint_stem, latest_checkpoint, list_checkpoints
+
+# The file names of a checkpoint folder are shared with the inference loaders (faceweave.models.checkpoints).
+__all__ = ["LATEST", "Checkpoint", "atomic_write", "capture_rng_state", "checkpoint_stem", "latest_checkpoint",
+           "list_checkpoints", "load_checkpoint", "restore_rng_state", "save_checkpoint"]
 
 log = logging.getLogger(__name__)
-LATEST = "latest"
-_STEM = re.compile(r"^step_(\d{8,})$")
 
 
 def atomic_write(target: str | os.PathLike[str], write: Callable[[str], None]) -> None:
@@ -102,10 +104,6 @@ class Checkpoint:
     weights_path: Path
 
 
-def checkpoint_stem(step: int) -> str:
-    return f"step_{step:08d}"
-
-
 def save_checkpoint(
     directory: str | os.PathLike[str],
     step: int,
@@ -129,30 +127,6 @@ def save_checkpoint(
             for suffix in (".safetensors", ".pt"):
                 (d / f"{checkpoint_stem(old)}{suffix}").unlink(missing_ok=True)
     return d / f"{stem}.safetensors"
-
-
-def list_checkpoints(directory: str | os.PathLike[str]) -> list[int]:
-    """Steps of the complete checkpoints (both files present) in ``directory``, ascending."""
-    d = Path(directory)
-    steps = []
-    for f in d.glob("step_*.pt") if d.is_dir() else []:
-        m = _STEM.match(f.stem)
-        if m and (d / f"{f.stem}.safetensors").is_file():
-            steps.append(int(m.group(1)))
-    return sorted(steps)
-
-
-def latest_checkpoint(directory: str | os.PathLike[str]) -> Path | None:
-    """Path of the ``.safetensors`` file named by ``latest`` (or the newest complete one), or None."""
-    d = Path(directory)
-    pointer = d / LATEST
-    if pointer.is_file():
-        stem = pointer.read_text(encoding="utf-8").strip()
-        if (d / f"{stem}.safetensors").is_file() and (d / f"{stem}.pt").is_file():
-            return d / f"{stem}.safetensors"
-        log.warning("checkpoint pointer %s names a missing checkpoint %r; using the newest complete one", pointer, stem)
-    steps = list_checkpoints(d)
-    return d / f"{checkpoint_stem(steps[-1])}.safetensors" if steps else None
 
 
 def load_checkpoint(path: str | os.PathLike[str], map_location: str | torch.device = "cpu") -> Checkpoint:

@@ -26,7 +26,7 @@ import torch.distributed as dist
 from torch import nn
 from torch.utils.data import Dataset, DistributedSampler, Sampler
 
-from faceweave.errors import FaceweaveError
+from faceweave.errors import FaceweaveError, ParameterError
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ def resolve_device(device: str | None) -> torch.device:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     dev = torch.device(device)
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise FaceweaveError("--device cuda was requested but no CUDA GPU is available")
+        raise ParameterError("device", device, "was requested but no CUDA GPU is available")
     return dev
 
 

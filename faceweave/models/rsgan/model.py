@@ -26,8 +26,9 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 from torch import nn
 
+from faceweave.atomic import atomic_write
 from faceweave.errors import FaceweaveError
-from faceweave.media.atomic import atomic_write
+from faceweave.models.checkpoints import resolve_weights
 from faceweave.models.layers import reparameterize
 from faceweave.models.rsgan.config import RSGANConfig
 from faceweave.models.rsgan.networks import (
@@ -214,8 +215,9 @@ class RSGAN(nn.Module):
 
     @classmethod
     def from_pretrained(cls, path: str | os.PathLike[str], map_location: str | torch.device = "cpu") -> RSGAN:
-        """Load a :meth:`save_pretrained` directory or a ``.safetensors`` file with the config in its metadata."""
-        p = Path(path)
+        """Load a :meth:`save_pretrained` directory, a ``.safetensors`` file with the config in its metadata, or
+        a training run folder (its latest checkpoint, :func:`faceweave.models.checkpoints.resolve_weights`)."""
+        p = resolve_weights(path)
         file = p / "model.safetensors" if p.is_dir() else p
         if not file.is_file():
             raise FaceweaveError(f"no RSGAN weights at {p}")

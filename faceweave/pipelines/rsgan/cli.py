@@ -1,5 +1,8 @@
 """``faceweave edit``, ``faceweave sample`` and ``faceweave interpolate``: RSGAN's applications on the command line.
 
+They call the public API (:func:`faceweave.api.edit`, :func:`~faceweave.api.sample`,
+:func:`~faceweave.api.interpolate`).
+
 Mounted lazily by :mod:`faceweave.cli` (they import torch). Each ``add_X_args(parser)`` fills the
 subcommand's parser and ``run_X(args)`` runs it, returning the exit status; user errors are raised
 as :class:`~faceweave.errors.FaceweaveError` and reported by ``faceweave.cli.main`` in one line.
@@ -11,12 +14,13 @@ import argparse
 import logging
 import sys
 
+import numpy as np
+
+from faceweave.choices import BLEND_MODES, RANDOM_PARTS, REGIONS
 from faceweave.errors import FaceweaveError
 
 log = logging.getLogger(__name__)
 
-REGION_CHOICES = ("face", "hair", "both")
-BLEND_CHOICES = ("alpha", "multiband", "poisson")
 
 
 def _out(line: str) -> None:
@@ -39,13 +43,15 @@ def _common(p: argparse.ArgumentParser, face_option: bool = True) -> None:
                         "(default: the shipped demo weights faceweave/weights/rsgan_demo.safetensors)")
     if face_option:
         p.add_argument("--face", type=int, default=None, metavar="N", help="face index (default: the largest)")
-    p.add_argument("--blend", default="multiband", choices=BLEND_CHOICES,
+    p.add_argument("--blend", default="multiband", choices=BLEND_MODES,
                    help="how results are blended into the photo (default multiband)")
 
 
-def _write(path: str, rgb, alpha, inputs: tuple[str, ...]) -> str:  # noqa: ANN001 - arrays
+def _write(path: str, image: np.ndarray, inputs: tuple[str, ...]) -> str:
+    """Write an H×W×3 or H×W×4 (alpha) result atomically, tagged synthetic."""
     from faceweave.media.image import write_image
 
+    rgb, alpha = (image[..., :3], image[..., 3]) if image.shape[2] == 4 else (image, None)
     return str(write_image(path, rgb, alpha, inputs=inputs))
 
 
@@ -55,9 +61,9 @@ def add_edit_args(p: argparse.ArgumentParser) -> None:
     p.description = ("Change attributes of a face with RSGAN (paper Fig. 6): the chosen region's attribute "
                      "latent is re-encoded with the new values and the change is pasted back into the photo.")
     p.add_argument("photo", nargs="?", help="photo to edit (optional with --list-attributes)")
-    p.add_argument("--set", dest="assignments", action="append", default=[], metavar="ATTR=VALUE",
+    p.add_argument("--set", dest="set_attrs", action="append", default=[], metavar="ATTR=VALUE",
                    help="attribute to set, value between 0 and 1 (repeatable), e.g. --set Smiling=1")
-    p.add_argument("--region", default="face", choices=REGION_CHOICES,
+    p.add_argument("--region", default="face", choices=REGIONS,
                    help="which attribute latent takes the new values (default face)")
     p.add_argument("-o", "--output", help="output image")
     p.add_argument("--list-attributes", action="store_true",
@@ -68,12 +74,11 @@ def add_edit_args(p: argparse.ArgumentParser) -> None:
 
 
 def run_edit(a: argparse.Namespace) -> int:
-    from faceweave import apps
-    from faceweave.apps import rsgan_ops as ops
+    from faceweave import api
     from faceweave.media.image import check_output_path
 
     if a.list_attributes:
-        attrs = apps.attributes(a.checkpoint, a.photo, a.face)
+        attrs = api.attributes(a.checkpoint, a.photo, a.face)
         if not attrs:
             _out("(this checkpoint has no attributes)")
         for name, v in attrs.items():
@@ -83,15 +88,15 @@ def run_edit(a: argparse.Namespace) -> int:
         raise FaceweaveError("edit needs a PHOTO (or --list-attributes)")
     if not a.output:
         raise FaceweaveError("edit needs -o/--output")
-    if not a.assignments:
+    if not a.set_attrs:
         raise FaceweaveError("nothing to edit: give at least one --set ATTR=VALUE (see --list-attributes)")
-    values = ops.parse_assignments(a.assignments)
+    from faceweave.pipelines.rsgan.attributes import parse_assignments
+
+    values = parse_assignments(a.set_attrs)
     check_output_path(a.output, (a.photo,))
-    pic, res = apps.edit_result(a.photo, values, region=a.region, face=a.face, checkpoint=a.checkpoint,
-                                residual=not a.no_residual, blend=a.blend)
-    out = apps._as_output(pic, res.photos[0])
-    rgb, alpha = (out[..., :3], out[..., 3]) if out.shape[2] == 4 else (out, None)
-    _out(_write(a.output, rgb, alpha, (a.photo,)))
+    out = api.edit(a.photo, values, region=a.region, face=a.face, checkpoint=a.checkpoint,
+                   residual=not a.no_residual, blend=a.blend)
+    _out(_write(a.output, out, (a.photo,)))
     return 0
 
 
@@ -102,7 +107,7 @@ def add_sample_args(p: argparse.ArgumentParser) -> None:
                      "Writes a contact sheet: the input first, then the K results pasted back into the photo, "
                      "each shown through the model's aligned head frame.")
     p.add_argument("photo")
-    p.add_argument("--random", default="hair", choices=("face", "hair"),
+    p.add_argument("--random", default="hair", choices=RANDOM_PARTS,
                    help="the region drawn at random (default hair: the face is kept)")
     p.add_argument("-n", type=_positive, default=8, metavar="K", help="number of samples (default 8)")
     p.add_argument("-o", "--output", required=True, help="contact sheet image")
@@ -113,14 +118,13 @@ def add_sample_args(p: argparse.ArgumentParser) -> None:
 
 
 def run_sample(a: argparse.Namespace) -> int:
-    from faceweave import apps
+    from faceweave import api
     from faceweave.media.image import check_output_path
 
     check_output_path(a.output, (a.photo,))
-    _, res = apps.sample_result(a.photo, random=a.random, n=a.n, seed=a.seed, face=a.face,
-                                checkpoint=a.checkpoint, blend=a.blend)
-    sheet = apps.sample_sheet(res, raw=a.raw, columns=a.columns)
-    _out(_write(a.output, sheet, None, (a.photo,)))
+    sheet = api.sample(a.photo, random=a.random, n=a.n, seed=a.seed, face=a.face, checkpoint=a.checkpoint,
+                       sheet=True, raw=a.raw, columns=a.columns, blend=a.blend)
+    _out(_write(a.output, sheet, (a.photo,)))
     return 0
 
 
@@ -131,7 +135,7 @@ def add_interpolate_args(p: argparse.ArgumentParser) -> None:
                      "kept from A. Writes one row: A, the K results pasted back into A's photo, B.")
     p.add_argument("a", help="first photo (the results are pasted into it)")
     p.add_argument("b", help="second photo")
-    p.add_argument("--part", default="face", choices=REGION_CHOICES, help="what moves from A to B (default face)")
+    p.add_argument("--part", default="face", choices=REGIONS, help="what moves from A to B (default face)")
     p.add_argument("--steps", type=_positive, default=5, metavar="K", help="results, both ends included (default 5)")
     p.add_argument("-o", "--output", required=True, help="contact sheet image")
     p.add_argument("--face-a", type=int, default=None, metavar="N", help="face index in A (default the largest)")
@@ -141,14 +145,14 @@ def add_interpolate_args(p: argparse.ArgumentParser) -> None:
 
 
 def run_interpolate(a: argparse.Namespace) -> int:
-    from faceweave import apps
+    from faceweave import api
+    from faceweave.errors import ParameterError
     from faceweave.media.image import check_output_path
 
-    if a.steps < 2:
-        raise FaceweaveError(f"--steps {a.steps}: need at least 2 (the two ends)")
+    if a.steps < 2:  # before the output path is checked, as a flag error
+        raise ParameterError("steps", a.steps, "need at least 2 (the two ends)")
     check_output_path(a.output, (a.a, a.b))
-    _, pb, fb, res = apps.interpolate_result(a.a, a.b, part=a.part, steps=a.steps, face_a=a.face_a,
-                                             face_b=a.face_b, checkpoint=a.checkpoint, blend=a.blend)
-    sheet = apps.interpolate_sheet(res, pb.rgb, fb, raw=a.raw)
-    _out(_write(a.output, sheet, None, (a.a, a.b)))
+    sheet = api.interpolate(a.a, a.b, part=a.part, steps=a.steps, face_a=a.face_a, face_b=a.face_b,
+                            checkpoint=a.checkpoint, sheet=True, raw=a.raw, blend=a.blend)
+    _out(_write(a.output, sheet, (a.a, a.b)))
     return 0

@@ -1,0 +1,57 @@
+"""Atomic file output: write beside the target, then rename into place; never a half-written file.
+
+The one atomic writer of the package: images and videos (:mod:`faceweave.media`), model weights
+(``save_pretrained``), dataset shards and training checkpoints all go through it. It lives at the
+ground layer because models and training write files too and must not import :mod:`faceweave.media`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+@contextlib.contextmanager
+def atomic_path(target: str | os.PathLike[str], *, suffix: str = ".part", fsync: bool = False) -> Iterator[Path]:
+    """Yield a temporary path in ``target``'s folder; on success it replaces ``target``.
+
+    The file gets the usual permissions (0666 less the umask; ``mkstemp`` alone makes 0600). On any
+    exception the temporary file is removed and ``target`` is left as it was.
+    """
+    t = Path(target)
+    fd, name = tempfile.mkstemp(prefix=f".{t.name}.", suffix=suffix, dir=t.parent)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp
+        if fsync:
+            with open(tmp, "rb+") as fh:
+                os.fsync(fh.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, t)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def atomic_write(target: str | os.PathLike[str], write: Callable[[str], None], *, fsync: bool = False) -> None:
+    """Call ``write(tmp_path)`` and move the result onto ``target`` atomically."""
+    with atomic_path(target, fsync=fsync) as tmp:
+        write(str(tmp))
+
+
+@contextlib.contextmanager
+def atomic_open(target: str | os.PathLike[str], *, fsync: bool = False) -> Iterator[BinaryIO]:
+    """A binary file opened for writing in place of ``target``; it replaces ``target`` on success."""
+    with atomic_path(target, fsync=fsync) as tmp, open(tmp, "wb") as f:
+        yield f

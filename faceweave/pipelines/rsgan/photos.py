@@ -1,0 +1,200 @@
+"""RSGAN's applications on photos, as public functions: attribute editing, random parts, interpolation.
+
+Paths, :class:`~faceweave.media.image.Picture` objects or arrays in; arrays out (H×W×3 uint8 RGB, or
+H×W×4 when the input photo has alpha), like :func:`faceweave.api.swap`, which re-exports them. The
+face swap itself is the ``rsgan`` engine:
+``faceweave.swap(a, b, engine="rsgan", gd=True, set_attrs={"Smiling": 1})``.
+
+>>> import faceweave
+>>> smiling = faceweave.edit("me.jpg", {"Smiling": 1.0}, region="face")
+>>> sheet = faceweave.sample("me.jpg", random="hair", n=8, seed=1, sheet=True)
+>>> frames = faceweave.interpolate("a.jpg", "b.jpg", part="face", steps=5)
+
+Every function takes ``checkpoint`` (default: the registry's ``rsgan-demo`` weights) and ``face``
+(index of the face, largest first; default the largest). This module imports torch only when one
+of the functions is called.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
+
+import cv2
+import numpy as np
+
+from faceweave.analysis import analyze
+from faceweave.choices import RANDOM_PARTS, REGIONS, check_choice
+from faceweave.errors import FaceweaveError, NoFaceError, ParameterError
+from faceweave.media.image import Picture, as_picture
+
+if TYPE_CHECKING:
+    from faceweave.analysis.face import Face
+    from faceweave.pipelines.rsgan.ops import OpResult
+
+__all__ = ["attributes", "edit", "interpolate", "sample"]
+
+ImageLike = str | os.PathLike[str] | np.ndarray | Picture
+Checkpoint = str | os.PathLike[str] | None
+
+
+def _name(p: Picture) -> str:
+    return p.source if p.source != "<array>" else "the given image"
+
+
+def _face(pic: Picture, index: int | None, role: str = "") -> Face:
+    faces = analyze(pic.rgb, mesh=False, identity=False)
+    if not faces:
+        raise NoFaceError(f"{_name(pic)}: no face found{f' in the {role} photo' if role else ''}")
+    i = 0 if index is None else int(index)
+    if not 0 <= i < len(faces):
+        raise FaceweaveError(f"{_name(pic)}: has {len(faces)} face(s); face {i} is out of range (0–{len(faces) - 1})")
+    return faces[i]
+
+
+def _as_output(pic: Picture, rgb: np.ndarray) -> np.ndarray:
+    """Same conventions as ``faceweave.swap``: grayscale inputs stay gray, alpha is carried over."""
+    if pic.info.get("grayscale"):
+        rgb = np.repeat(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)[..., None], 3, axis=2)
+    return np.dstack([rgb, pic.alpha]) if pic.alpha is not None else rgb
+
+
+def attributes(
+    checkpoint: Checkpoint = None, photo: ImageLike | None = None, face: int | None = None
+) -> dict[str, float | None]:
+    """The checkpoint's attribute names; with ``photo``, the classifier's c* for its face (else ``None`` values)."""
+    from faceweave.pipelines.rsgan import geometry, latents, weights
+
+    model = weights.load_model(checkpoint)
+    names = list(model.config.attribute_names)
+    if photo is None:
+        return dict.fromkeys(names)
+    pic = as_picture(photo)
+    al = geometry.prepare(pic.rgb, _face(pic, face), model.config.image_size)
+    c = latents.encode(model, [al.crop]).c[0].tolist()
+    return {n: round(float(v), 4) for n, v in zip(names, c, strict=True)}
+
+
+def edit(
+    photo: ImageLike,
+    set_attrs: Mapping[str, float] | Iterable[str],
+    *,
+    region: str = "face",
+    face: int | None = None,
+    checkpoint: Checkpoint = None,
+    residual: bool = True,
+    blend: str = "multiband",
+) -> np.ndarray:
+    """Set attributes (``{"Smiling": 1.0}`` or ``["Smiling=1"]``, values in [0, 1]) of a face; returns the photo.
+
+    ``region`` picks which attribute latent takes the new values: ``face`` (z_cf), ``hair`` (z_ch)
+    or ``both``; only that region of the photo changes. ``residual`` (default) adds the generator's
+    change (edited − reconstruction) to the photo instead of pasting the generator's pixels, so the
+    photo's own detail is kept; ``residual=False`` pastes the generated region as the paper shows it.
+    """
+    from faceweave.pipelines.rsgan import attributes as attrs
+    from faceweave.pipelines.rsgan import ops, weights
+
+    vals = attrs.parse_assignments(set_attrs)
+    check_choice("region", region, REGIONS)
+    model = weights.load_model(checkpoint)
+    attrs.resolve_attributes(model.config.attribute_names, vals)  # fail on a bad name before analysing the photo
+    pic = as_picture(photo)
+    res = ops.edit_face(model, pic.rgb, _face(pic, face), vals, region=region, residual=residual, blend=blend)
+    return _as_output(pic, res.photos[0])
+
+
+def sample(
+    photo: ImageLike,
+    *,
+    random: str = "hair",
+    n: int = 8,
+    seed: int | None = 0,
+    face: int | None = None,
+    checkpoint: Checkpoint = None,
+    sheet: bool = False,
+    raw: bool = False,
+    columns: int = 9,
+    blend: str = "multiband",
+) -> list[np.ndarray] | np.ndarray:
+    """Keep one region (``random="hair"`` keeps the face) and draw the other from N(0, I) (paper Fig. 7).
+
+    Returns ``n`` photos, or with ``sheet=True`` one contact sheet: the input's head frame first,
+    then the ``n`` results (``raw=True``: the generator's crops instead of pasted-back photos).
+    The same ``seed`` gives the same samples; ``seed=None`` draws a fresh one.
+    """
+    from faceweave.pipelines.rsgan import ops, weights
+
+    check_choice("random", random, RANDOM_PARTS)
+    if n < 1:
+        raise ParameterError("n", n, "need at least 1 sample")
+    model = weights.load_model(checkpoint)
+    pic = as_picture(photo)
+    res = ops.sample_parts(model, pic.rgb, _face(pic, face), random=random, n=n, seed=seed, blend=blend)
+    if sheet:
+        return _sample_sheet(res, raw=raw, columns=columns)
+    return [_as_output(pic, p) for p in res.photos]
+
+
+def interpolate(
+    a: ImageLike,
+    b: ImageLike,
+    *,
+    part: str = "face",
+    steps: int = 5,
+    face_a: int | None = None,
+    face_b: int | None = None,
+    checkpoint: Checkpoint = None,
+    sheet: bool = False,
+    raw: bool = False,
+    blend: str = "multiband",
+) -> list[np.ndarray] | np.ndarray:
+    """Move ``part`` (``face``, ``hair`` or ``both``) from A to B in ``steps`` results, pasted into A's photo.
+
+    The other latents stay A's. Returns ``steps`` photos, or with ``sheet=True`` one row: A's head
+    frame, the ``steps`` results, B's head frame (``raw=True``: generator crops).
+    """
+    from faceweave.pipelines.rsgan import ops, weights
+
+    check_choice("part", part, REGIONS)
+    if steps < 2:
+        raise ParameterError("steps", steps, "need at least 2 (the two ends)")
+    model = weights.load_model(checkpoint)
+    pa, pb = as_picture(a), as_picture(b)
+    fa, fb = _face(pa, face_a, "first"), _face(pb, face_b, "second")
+    res = ops.interpolate_parts(model, pa.rgb, fa, pb.rgb, fb, part=part, steps=steps, blend=blend)
+    if sheet:
+        return _interpolate_sheet(res, pb.rgb, fb, raw=raw)
+    return [_as_output(pa, p) for p in res.photos]
+
+
+def _sample_sheet(res: OpResult, raw: bool = False, columns: int = 9) -> np.ndarray:
+    """Input tile, then one tile per sample."""
+    from faceweave.compose.sheet import make_sheet
+    from faceweave.pipelines.rsgan.paste import head_view, upscale_crop
+
+    first = upscale_crop(res.aligned.crop) if raw else head_view(_photo_of(res), res.aligned)
+    return make_sheet([first, *res.tiles(raw=raw)], columns=columns)
+
+
+def _interpolate_sheet(res: OpResult, photo_b: np.ndarray, face_b: Face, raw: bool = False) -> np.ndarray:
+    """One row: A, the steps, B."""
+    from faceweave.compose.sheet import make_sheet
+    from faceweave.pipelines.rsgan.geometry import prepare
+    from faceweave.pipelines.rsgan.paste import head_view, upscale_crop
+
+    bl = prepare(photo_b, face_b, res.aligned.size)
+    if raw:
+        first, last = upscale_crop(res.aligned.crop), upscale_crop(bl.crop)
+    else:
+        first, last = head_view(_photo_of(res), res.aligned), head_view(photo_b, bl)
+    tiles = [first, *res.tiles(raw=raw), last]
+    return make_sheet(tiles, columns=len(tiles))
+
+
+def _photo_of(res: OpResult) -> np.ndarray:
+    """The original photo behind a result."""
+    if res.source is None:
+        raise ValueError("this result carries no source photo")
+    return res.source
