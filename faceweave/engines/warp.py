@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 
 from faceweave.analysis.face import Face
-from faceweave.analysis.masks import face_oval_indices, mouth_open_ratio, mouth_opening_mask, skin_mask
+from faceweave.analysis.masks import face_oval_indices, mouth_open_ratio, mouth_opening_mask, polygon_mask, skin_mask
 from faceweave.compose.blend import blend
 from faceweave.compose.colour import transfer_colour
 from faceweave.compose.warp import triangle_facing, warp_mesh
@@ -35,6 +35,25 @@ log = logging.getLogger(__name__)
 MOUTH_OPEN_RATIO = 0.004
 # How far the inner face takes the source's shape (0 = texture only, 1 = the source's proportions).
 SHAPE_TRANSFER = 1.0
+# How far eyelids, lips and brows follow the target's expression (0 = the source's, 1 = the target's).
+EXPRESSION_TRANSFER = 1.0
+
+# mediapipe mesh rings (face_mesh_connections): eye openings (lid margins), lips, brows.
+RIGHT_EYE = (33, 7, 163, 144, 145, 153, 154, 155, 133, 173, 157, 158, 159, 160, 161, 246)
+LEFT_EYE = (263, 249, 390, 373, 374, 380, 381, 382, 362, 398, 384, 385, 386, 387, 388, 466)
+OUTER_LIPS = (61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291, 409, 270, 269, 267, 0, 37, 39, 40, 185)
+RIGHT_BROW = (46, 53, 52, 65, 55, 70, 63, 105, 66, 107)
+LEFT_BROW = (276, 283, 282, 295, 285, 300, 293, 334, 296, 336)
+# Vertices that move little with expression: eye corners, nose bridge and tip, nostrils.
+RIGID = (33, 133, 362, 263, 168, 6, 1, 98, 327)
+# (region ring, the anchor vertices its shape is placed by, falloff radius as a share of the face size).
+# An eye is placed by its corners (the source's eye size and place, the target's opening); the mouth by
+# the rigid points (the target's mouth width and smile too: corners move with expression).
+EXPRESSION_REGIONS: tuple[tuple[tuple[int, ...], tuple[int, ...], float], ...] = (
+    (RIGHT_EYE, (33, 133), 0.07),
+    (LEFT_EYE, (362, 263), 0.07),
+    (OUTER_LIPS, RIGID, 0.06),
+)
 
 
 @cache
@@ -92,6 +111,45 @@ def target_geometry(src_mesh: np.ndarray, dst_mesh: np.ndarray, strength: float)
     return (w[:, None] * aligned[:, :2] + (1 - w[:, None]) * dst_mesh[:, :2]).astype(np.float32)
 
 
+def similarity_2d(a: np.ndarray, b: np.ndarray) -> tuple[complex, complex]:
+    """Least-squares 2-D similarity z ↦ s·z + t (complex numbers) mapping points ``a`` onto ``b``."""
+    za = a[:, 0] + 1j * a[:, 1]
+    zb = b[:, 0] + 1j * b[:, 1]
+    ca, cb = za - za.mean(), zb - zb.mean()
+    den = float(np.sum(np.abs(ca) ** 2))
+    s = complex(np.sum(np.conj(ca) * cb) / den) if den > 1e-9 else 1.0 + 0j
+    return s, complex(zb.mean() - s * za.mean())
+
+
+def expression_geometry(
+    geometry: np.ndarray, dst_mesh: np.ndarray, strength: float = EXPRESSION_TRANSFER
+) -> np.ndarray:
+    """Eyelids, lips and brows take the target's shape, placed where the source's features are.
+
+    For each region (eye opening, lips, brow) the target's vertices are mapped by the similarity that
+    takes the target's two anchor points (eye or mouth corners) onto their place in ``geometry``: the
+    region keeps the source's position and size (identity) but the target's opening, smile and brow
+    raise (expression). The weight is 1 on and inside the region's ring and falls smoothly to 0 at
+    ``radius`` × face size outside it, so the surrounding skin follows continuously.
+    """
+    if strength <= 0:
+        return geometry
+    out = geometry.astype(np.float64).copy()
+    d2 = dst_mesh[:, :2].astype(np.float64)
+    size = float(np.max(d2.max(0) - d2.min(0)))
+    z = d2[:, 0] + 1j * d2[:, 1]
+    for ring, anchors, radius in EXPRESSION_REGIONS:
+        s, t = similarity_2d(d2[list(anchors)], out[list(anchors)])
+        placed = s * z + t
+        poly = d2[list(ring)].astype(np.float32).reshape(-1, 1, 2)
+        dist = np.array([cv2.pointPolygonTest(poly, (float(x), float(y)), True) for x, y in d2])
+        u = np.clip(1.0 + dist / (radius * size), 0.0, 1.0)  # 1 inside, 0 beyond the radius
+        w = strength * u * u * (3 - 2 * u)
+        out[:, 0] += w * (placed.real - out[:, 0])
+        out[:, 1] += w * (placed.imag - out[:, 1])
+    return out.astype(np.float32)
+
+
 def source_patch(source: np.ndarray, src_mesh: np.ndarray, dst_mesh: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The source face's region, pre-shrunk (area filter) when the target face is much smaller.
 
@@ -112,15 +170,56 @@ def source_patch(source: np.ndarray, src_mesh: np.ndarray, dst_mesh: np.ndarray)
     return patch, m
 
 
-def face_mask(shape: tuple[int, int], mesh: np.ndarray, coverage: np.ndarray, keep_mouth: bool) -> np.ndarray:
-    """Where the new face goes: target skin ∩ warp coverage − open mouth, feathered inwards."""
+def eye_openness(mesh: np.ndarray) -> float:
+    """Lid gap over eye width, averaged over both eyes (mesh 159–145 / 33–133 and 386–374 / 362–263)."""
+    p = mesh[:, :2].astype(np.float64)
+
+    def one(top: int, bottom: int, c0: int, c1: int) -> float:
+        return float(np.linalg.norm(p[top] - p[bottom]) / max(np.linalg.norm(p[c0] - p[c1]), 1e-6))
+
+    return (one(159, 145, 33, 133) + one(386, 374, 362, 263)) / 2
+
+
+def _dilated(m: np.ndarray, radius: float) -> np.ndarray:
+    r = max(int(round(radius)), 1)
+    return cv2.dilate(m, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
+
+
+def target_kept_mask(
+    shape: tuple[int, int], mesh: np.ndarray, src_mesh: np.ndarray, keep_mouth: bool, keep_eyes: bool
+) -> np.ndarray:
+    """What of the target's face stays the target's: eyeballs, open-mouth interior, and whole eye or
+    mouth regions whose open/closed state the source cannot give.
+
+    - the eye openings (the target's gaze, open or shut), when ``keep_eyes``;
+    - the open mouth (teeth, tongue), when ``keep_mouth`` and the target's mouth is open;
+    - an eye region (lids and lashes) where the target's eye is shut and the source's open: the
+      source's open lids squeezed shut leave lashes and iris smudged over the lid;
+    - the lips where the target's mouth is shut and the source's open: squeezed teeth would draw a
+      dark line that reads as an open mouth.
+    """
     size = float(np.max(mesh[:, :2].max(0) - mesh[:, :2].min(0)))
-    m = skin_mask(shape, mesh) * coverage
-    if keep_mouth and mouth_open_ratio(mesh) > MOUTH_OPEN_RATIO:
-        mouth = mouth_opening_mask(shape, mesh)
-        grow = max(int(round(0.01 * size)), 1)
-        mouth = cv2.dilate(mouth, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1)))
-        m = m * (1.0 - mouth)
+    kept = np.zeros(shape, np.float32)
+    eye_shut = eye_openness(mesh) < 0.6 * eye_openness(src_mesh) and eye_openness(mesh) < 0.22
+    for ring, (c0, c1) in ((RIGHT_EYE, (33, 133)), (LEFT_EYE, (362, 263))):
+        if keep_eyes:
+            kept = np.maximum(kept, polygon_mask(shape, mesh[list(ring), :2]))
+        if eye_shut:
+            width = float(np.linalg.norm(mesh[c0, :2] - mesh[c1, :2]))
+            kept = np.maximum(kept, _dilated(polygon_mask(shape, mesh[list(ring), :2], convex=True), 0.3 * width))
+    target_open = mouth_open_ratio(mesh) > MOUTH_OPEN_RATIO
+    if keep_mouth and target_open:
+        kept = np.maximum(kept, _dilated(mouth_opening_mask(shape, mesh), 0.01 * size))
+    if not target_open and mouth_open_ratio(src_mesh) > 2 * MOUTH_OPEN_RATIO:
+        width = float(np.linalg.norm(mesh[61, :2] - mesh[291, :2]))
+        kept = np.maximum(kept, _dilated(polygon_mask(shape, mesh[list(OUTER_LIPS), :2]), 0.08 * width))
+    return kept
+
+
+def face_mask(shape: tuple[int, int], mesh: np.ndarray, coverage: np.ndarray, kept: np.ndarray) -> np.ndarray:
+    """Where the new face goes: target skin ∩ warp coverage − what the target keeps, feathered inwards."""
+    size = float(np.max(mesh[:, :2].max(0) - mesh[:, :2].min(0)))
+    m = skin_mask(shape, mesh) * coverage * (1.0 - kept)
     radius = max(2.0, 0.02 * size)
     r = int(round(radius))
     k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
@@ -159,8 +258,12 @@ class WarpEngine:
         src, src_mesh = source_patch(source, source_face.mesh, mesh)
         strength = float(options.extra.get("shape_transfer", SHAPE_TRANSFER))  # type: ignore[arg-type]
         geometry = target_geometry(source_face.mesh, mesh, strength)
+        expression = float(options.extra.get("expression_transfer", EXPRESSION_TRANSFER))  # type: ignore[arg-type]
+        geometry = expression_geometry(geometry, mesh, expression)
         warped, cover = warp_mesh(src, src_mesh, sub.shape[:2], geometry, tris)
-        mask = face_mask(sub.shape[:2], mesh, cover, options.keep_mouth)
+        keep_eyes = bool(options.extra.get("keep_eyes", True))
+        kept = target_kept_mask(sub.shape[:2], mesh, source_face.mesh, options.keep_mouth, keep_eyes)
+        mask = face_mask(sub.shape[:2], mesh, cover, kept)
         t1 = time.perf_counter()
         if options.colour_transfer:
             skin = cv2.erode(skin_mask(sub.shape[:2], mesh) * cover, np.ones((5, 5), np.uint8))
