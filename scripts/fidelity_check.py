@@ -126,6 +126,8 @@ def main() -> int:
                     "target": tn,
                     "expr_err": expression_error(lm, tf.landmarks),
                     "expr_src": expression_error(sf.landmarks, tf.landmarks),
+                    "eye_err": abs(eye_aspect_ratio(lm) - eye_aspect_ratio(tf.landmarks)),
+                    "mouth_err": abs(mouth_aspect_ratio(lm) - mouth_aspect_ratio(tf.landmarks)),
                     "id_src": M.identity_distance(emb, sf.embedding),
                     "id_tgt": M.identity_distance(emb, tf.embedding),
                     "pose": max(pose),
@@ -140,14 +142,20 @@ def main() -> int:
     out = sys.stdout.write
     out(f"engine={a.engine} blend={a.blend} extra={extra} pairs={len(rows)}\n")
     out(f"  expression error   mean {np.mean(e):.3f}  median {statistics.median(e):.3f}  p90 {pct(e, 90):.3f}\n")
+    out(f"  eye part mean {np.mean([r['eye_err'] for r in rows]):.3f}   mouth part mean "
+        f"{np.mean([r['mouth_err'] for r in rows]):.3f}\n")
+    for tn in dict.fromkeys(r["target"] for r in rows):
+        v = [r["expr_err"] for r in rows if r["target"] == tn]
+        out(f"    target {tn:38s} expression error mean {np.mean(v):.3f}\n")
     out(f"  (source vs target  mean {np.mean(es):.3f}  median {statistics.median(es):.3f})\n")
-    out(f"  identity nearer source {100 * np.mean(nearer):.1f} %   id→src mean {np.mean([r['id_src'] for r in rows]):.3f}"
-        f"   id→tgt mean {np.mean([r['id_tgt'] for r in rows]):.3f}\n")
+    id_src, id_tgt = np.mean([r["id_src"] for r in rows]), np.mean([r["id_tgt"] for r in rows])
+    out(f"  identity nearer source {100 * np.mean(nearer):.1f} %   id→src mean {id_src:.3f}   id→tgt {id_tgt:.3f}\n")
     out(f"  pose (max |Δ| of yaw/pitch/roll) median {statistics.median(pose):.1f}°  p90 {pct(pose, 90):.1f}°\n")
     out(f"  ms per swap median {statistics.median([r['ms'] for r in rows]):.1f}\n")
     for r in rows:
         if r["expr_err"] > 0.08 or r["id_src"] >= r["id_tgt"]:
-            out(f"    {r['source']:26s} → {r['target']:36s} expr {r['expr_err']:.3f} id {r['id_src']:.3f}/{r['id_tgt']:.3f}\n")
+            out(f"    {r['source']:26s} → {r['target']:36s} expr {r['expr_err']:.3f} "
+                f"id {r['id_src']:.3f}/{r['id_tgt']:.3f}\n")
     if a.json:
         Path(a.json).write_text(json.dumps(rows, indent=1))
     return 0

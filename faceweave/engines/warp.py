@@ -7,6 +7,9 @@ Pipeline for one (source face → target face):
 2. the mask is the target's skin region (face oval with the forehead lowered, so the source's bangs or
    hat are not carried over), cut to what the warp covered, minus the target's open-mouth interior
    (the target's teeth and tongue stay, no lips are stretched over an open mouth), feathered;
+   the target also keeps its eyeballs, eye or lip regions whose open/closed state the source cannot
+   give, and whatever covers its face (hands: :mod:`faceweave.analysis.occlusion`); eyelids, lips
+   and their surroundings take the target's shape (its expression) at the source's features' place;
 3. colour transfer in CIE L*a*b*, estimated on skin pixels only, matches the warped face to the target;
 4. blending: multiband by default (see README for the comparison), alpha feather or Poisson by choice.
 """
@@ -37,6 +40,10 @@ MOUTH_OPEN_RATIO = 0.004
 SHAPE_TRANSFER = 1.0
 # How far eyelids, lips and brows follow the target's expression (0 = the source's, 1 = the target's).
 EXPRESSION_TRANSFER = 1.0
+
+# Colour transfer matches the target's lightness spread only this far (as a power of the gain), so
+# the source's own shading detail (an identity cue) survives a flat-lit target.
+LIGHTNESS_CONTRAST = 0.5
 
 # mediapipe mesh rings (face_mesh_connections): eye openings (lid margins), lips, brows.
 RIGHT_EYE = (33, 7, 163, 144, 145, 153, 154, 155, 133, 173, 157, 158, 159, 160, 161, 246)
@@ -202,10 +209,10 @@ def target_kept_mask(
     kept = np.zeros(shape, np.float32)
     eye_shut = eye_openness(mesh) < 0.6 * eye_openness(src_mesh) and eye_openness(mesh) < 0.22
     for ring, (c0, c1) in ((RIGHT_EYE, (33, 133)), (LEFT_EYE, (362, 263))):
+        width = float(np.linalg.norm(mesh[c0, :2] - mesh[c1, :2]))
         if keep_eyes:
             kept = np.maximum(kept, polygon_mask(shape, mesh[list(ring), :2]))
         if eye_shut:
-            width = float(np.linalg.norm(mesh[c0, :2] - mesh[c1, :2]))
             kept = np.maximum(kept, _dilated(polygon_mask(shape, mesh[list(ring), :2], convex=True), 0.3 * width))
     target_open = mouth_open_ratio(mesh) > MOUTH_OPEN_RATIO
     if keep_mouth and target_open:
@@ -213,6 +220,24 @@ def target_kept_mask(
     if not target_open and mouth_open_ratio(src_mesh) > 2 * MOUTH_OPEN_RATIO:
         width = float(np.linalg.norm(mesh[61, :2] - mesh[291, :2]))
         kept = np.maximum(kept, _dilated(polygon_mask(shape, mesh[list(OUTER_LIPS), :2]), 0.08 * width))
+    return kept
+
+
+def occluded_features(occluders: np.ndarray, mesh: np.ndarray, share: float = 0.1) -> np.ndarray:
+    """The occluder mask, plus the whole mouth or eye region when an occluder covers part of it.
+
+    The mesh under a hand is a guess, so the source's lips or lids cannot be placed reliably next
+    to it: a mouth (or eye) covered more than ``share`` keeps the target's lips (or lids) too.
+    """
+    shape = occluders.shape
+    kept = occluders.astype(np.float32).copy()
+    regions = ((OUTER_LIPS, (61, 291), 0.15), (RIGHT_EYE, (33, 133), 0.3), (LEFT_EYE, (362, 263), 0.3))
+    for ring, (c0, c1), grow in regions:
+        region = polygon_mask(shape, mesh[list(ring), :2], convex=True)
+        area = float(region.sum())
+        if area > 0 and float((region * occluders).sum()) > share * area:
+            width = float(np.linalg.norm(mesh[c0, :2] - mesh[c1, :2]))
+            kept = np.maximum(kept, _dilated(region, grow * width))
     return kept
 
 
@@ -225,6 +250,25 @@ def face_mask(shape: tuple[int, int], mesh: np.ndarray, coverage: np.ndarray, ke
     k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
     m = cv2.erode(m, k)
     return cv2.GaussianBlur(m, (0, 0), sigmaX=radius / 2)
+
+
+def target_occlusion(target: np.ndarray, face: Face, options: SwapOptions) -> np.ndarray | None:
+    """What covers the target face (H×W float mask), kept from the target; None when nothing is.
+
+    ``face.masks["occlusion"]`` is used as given when a caller set it (the video path smooths it
+    over time); otherwise it is computed here unless ``options.extra["occlusion"]`` is False.
+    """
+    given = face.masks.get("occlusion")
+    if given is not None:
+        if given.shape != target.shape[:2]:
+            raise FaceweaveError(f"face.masks['occlusion'] is {given.shape}, not the target's {target.shape[:2]}")
+        return given.astype(np.float32)
+    if not options.extra.get("occlusion", True):
+        return None
+    from faceweave.analysis.occlusion import occlusion_mask
+
+    m = occlusion_mask(target, face)
+    return m if m.any() else None
 
 
 @register_engine("warp")
@@ -263,11 +307,14 @@ class WarpEngine:
         warped, cover = warp_mesh(src, src_mesh, sub.shape[:2], geometry, tris)
         keep_eyes = bool(options.extra.get("keep_eyes", True))
         kept = target_kept_mask(sub.shape[:2], mesh, source_face.mesh, options.keep_mouth, keep_eyes)
+        occluders = target_occlusion(target, target_face, options)
+        if occluders is not None:
+            kept = np.maximum(kept, occluded_features(occluders[y0:y1, x0:x1], mesh))
         mask = face_mask(sub.shape[:2], mesh, cover, kept)
         t1 = time.perf_counter()
         if options.colour_transfer:
             skin = cv2.erode(skin_mask(sub.shape[:2], mesh) * cover, np.ones((5, 5), np.uint8))
-            warped = transfer_colour(warped, skin, sub, skin)
+            warped = transfer_colour(warped, skin, sub, skin, lightness_contrast=LIGHTNESS_CONTRAST)
         t2 = time.perf_counter()
         out = target.copy()
         out[y0:y1, x0:x1] = blend(sub, warped, mask, options.blend)
