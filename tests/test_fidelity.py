@@ -77,3 +77,16 @@ def test_a_given_occlusion_mask_is_used_as_is() -> None:
     diff = np.abs(out.astype(np.float32) - t.astype(np.float32)).mean(-1)
     assert diff[keep > 0].mean() < 1.0
     assert diff[(y0 + y1) // 2 : y1, x0:x1].mean() > 4.0
+
+
+def test_black_and_white_target_gets_no_colour() -> None:
+    from faceweave.analysis import analyze
+
+    gray = np.repeat(load_rgb("facerec_obama.jpg").mean(-1, keepdims=True).round().astype(np.uint8), 3, axis=2)
+    tf = analyze(gray)[0]
+    s = load_rgb("pyfeat_0-f15-hao-ph.jpg")
+    out = get_engine("warp").swap_face(s, faces_of("pyfeat_0-f15-hao-ph.jpg")[0], gray, tf, SwapOptions())
+    x0, y0, x1, y1 = (int(v) for v in tf.box)
+    face = out[y0:y1, x0:x1].astype(np.int16)
+    assert np.abs(face - gray[y0:y1, x0:x1]).mean() > 4.0  # the face was swapped
+    assert np.abs(face[..., 0] - face[..., 1]).max() <= 2 and np.abs(face[..., 1] - face[..., 2]).max() <= 2

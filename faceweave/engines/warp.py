@@ -252,6 +252,12 @@ def face_mask(shape: tuple[int, int], mesh: np.ndarray, coverage: np.ndarray, ke
     return cv2.GaussianBlur(m, (0, 0), sigmaX=radius / 2)
 
 
+def is_grayscale(rgb: np.ndarray, tolerance: int = 3) -> bool:
+    """Whether an RGB image is black-and-white (its channels differ by at most ``tolerance``)."""
+    a = rgb[::4, ::4].astype(np.int16)
+    return bool(np.abs(a[..., 0] - a[..., 1]).max() <= tolerance and np.abs(a[..., 1] - a[..., 2]).max() <= tolerance)
+
+
 def target_occlusion(target: np.ndarray, face: Face, options: SwapOptions) -> np.ndarray | None:
     """What covers the target face (H×W float mask), kept from the target; None when nothing is.
 
@@ -304,7 +310,11 @@ class WarpEngine:
         geometry = target_geometry(source_face.mesh, mesh, strength)
         expression = float(options.extra.get("expression_transfer", EXPRESSION_TRANSFER))  # type: ignore[arg-type]
         geometry = expression_geometry(geometry, mesh, expression)
-        warped, cover = warp_mesh(src, src_mesh, sub.shape[:2], geometry, tris)
+        # A source face smaller than the target's is enlarged: bicubic keeps its detail sharper.
+        s_size = float(np.ptp(src_mesh[:, :2], axis=0).max())
+        d_size = float(np.ptp(mesh[:, :2], axis=0).max())
+        interp = cv2.INTER_CUBIC if d_size > 1.2 * s_size else cv2.INTER_LINEAR
+        warped, cover = warp_mesh(src, src_mesh, sub.shape[:2], geometry, tris, interp)
         keep_eyes = bool(options.extra.get("keep_eyes", True))
         kept = target_kept_mask(sub.shape[:2], mesh, source_face.mesh, options.keep_mouth, keep_eyes)
         occluders = target_occlusion(target, target_face, options)
@@ -312,6 +322,10 @@ class WarpEngine:
             kept = np.maximum(kept, occluded_features(occluders[y0:y1, x0:x1], mesh))
         mask = face_mask(sub.shape[:2], mesh, cover, kept)
         t1 = time.perf_counter()
+        if is_grayscale(sub):
+            # A black-and-white target: the source's luminance only (its chroma has nowhere to go,
+            # and a chroma residue would tint the blend seam).
+            warped = np.repeat(cv2.cvtColor(warped, cv2.COLOR_RGB2GRAY)[..., None], 3, axis=2)
         if options.colour_transfer:
             skin = cv2.erode(skin_mask(sub.shape[:2], mesh) * cover, np.ones((5, 5), np.uint8))
             warped = transfer_colour(warped, skin, sub, skin, lightness_contrast=LIGHTNESS_CONTRAST)
