@@ -9,7 +9,8 @@ Pipeline for one (source face → target face):
    (the target's teeth and tongue stay, no lips are stretched over an open mouth), feathered;
    the target also keeps its eyeballs, eye or lip regions whose open/closed state the source cannot
    give, and whatever covers its face (hands: :mod:`faceweave.analysis.occlusion`); eyelids, lips
-   and their surroundings take the target's shape (its expression) at the source's features' place;
+   and their surroundings take the target's shape (its expression) at the source's features' place,
+   as far as their open/closed state or smile differs from the source's;
 3. colour transfer in CIE L*a*b*, estimated on skin pixels only, matches the warped face to the target;
 4. blending: multiband by default (see README for the comparison), alpha feather or Poisson by choice.
 """
@@ -41,6 +42,9 @@ SHAPE_TRANSFER = 1.0
 # How far eyelids, lips and brows follow the target's expression (0 = the source's, 1 = the target's).
 EXPRESSION_TRANSFER = 1.0
 
+# Share of the forehead (glabella → hairline) the new face covers: more of the source's forehead
+# carries identity; the top of it is left out so bangs and hats are not carried across.
+FOREHEAD_KEEP = 0.65
 # Colour transfer matches the target's lightness spread only this far (as a power of the gain), so
 # the source's own shading detail (an identity cue) survives a flat-lit target.
 LIGHTNESS_CONTRAST = 0.5
@@ -128,8 +132,44 @@ def similarity_2d(a: np.ndarray, b: np.ndarray) -> tuple[complex, complex]:
     return s, complex(zb.mean() - s * za.mean())
 
 
+def mouth_shape(mesh: np.ndarray) -> tuple[float, float]:
+    """(inner-lip gap / mouth width, mouth width / outer-eye-corner distance) from the mesh."""
+    p = mesh[:, :2].astype(np.float64)
+    width = float(np.linalg.norm(p[61] - p[291]))
+    eyes = float(np.linalg.norm(p[33] - p[263]))
+    return float(np.linalg.norm(p[13] - p[14])) / max(width, 1e-6), width / max(eyes, 1e-6)
+
+
+def _smoothstep(x: float) -> float:
+    x = min(max(x, 0.0), 1.0)
+    return x * x * (3 - 2 * x)
+
+
+# Differences of eye openness / mouth shape at which a region takes the target's shape fully.
+EYE_CHANGE = 0.08
+MOUTH_CHANGE = 0.10
+# Eyes whose openness differs by more than this keep the target's eyeballs (keep_eyes="auto").
+EYE_KEEP_CHANGE = 0.08
+
+
+def expression_weights(src_mesh: np.ndarray, dst_mesh: np.ndarray) -> tuple[float, ...]:
+    """How far each of :data:`EXPRESSION_REGIONS` must follow the target (0–1).
+
+    A region whose state is about the same in both faces (both eyes open, both mouths shut and
+    neutral) keeps the source's own shape, an identity cue; the more the openness (and, for the
+    mouth, the width: a smile) differs, the more the region takes the target's shape.
+    """
+    eye = _smoothstep(abs(eye_openness(dst_mesh) - eye_openness(src_mesh)) / EYE_CHANGE)
+    (gs, ws), (gt, wt) = mouth_shape(src_mesh), mouth_shape(dst_mesh)
+    mouth = _smoothstep((abs(gt - gs) + abs(wt - ws)) / MOUTH_CHANGE)
+    return tuple(mouth if ring is OUTER_LIPS else eye for ring, _, _ in EXPRESSION_REGIONS)
+
+
 def expression_geometry(
-    geometry: np.ndarray, dst_mesh: np.ndarray, strength: float = EXPRESSION_TRANSFER
+    geometry: np.ndarray,
+    dst_mesh: np.ndarray,
+    strength: float = EXPRESSION_TRANSFER,
+    weights: tuple[float, ...] | None = None,
 ) -> np.ndarray:
     """Eyelids, lips and brows take the target's shape, placed where the source's features are.
 
@@ -137,7 +177,8 @@ def expression_geometry(
     takes the target's two anchor points (eye or mouth corners) onto their place in ``geometry``: the
     region keeps the source's position and size (identity) but the target's opening, smile and brow
     raise (expression). The weight is 1 on and inside the region's ring and falls smoothly to 0 at
-    ``radius`` × face size outside it, so the surrounding skin follows continuously.
+    ``radius`` × face size outside it, so the surrounding skin follows continuously. ``weights``
+    (one per region, :func:`expression_weights`) scale it per region.
     """
     if strength <= 0:
         return geometry
@@ -145,13 +186,16 @@ def expression_geometry(
     d2 = dst_mesh[:, :2].astype(np.float64)
     size = float(np.max(d2.max(0) - d2.min(0)))
     z = d2[:, 0] + 1j * d2[:, 1]
-    for ring, anchors, radius in EXPRESSION_REGIONS:
+    for k, (ring, anchors, radius) in enumerate(EXPRESSION_REGIONS):
+        region_strength = strength * (1.0 if weights is None else weights[k])
+        if region_strength <= 0:
+            continue
         s, t = similarity_2d(d2[list(anchors)], out[list(anchors)])
         placed = s * z + t
         poly = d2[list(ring)].astype(np.float32).reshape(-1, 1, 2)
         dist = np.array([cv2.pointPolygonTest(poly, (float(x), float(y)), True) for x, y in d2])
         u = np.clip(1.0 + dist / (radius * size), 0.0, 1.0)  # 1 inside, 0 beyond the radius
-        w = strength * u * u * (3 - 2 * u)
+        w = region_strength * u * u * (3 - 2 * u)
         out[:, 0] += w * (placed.real - out[:, 0])
         out[:, 1] += w * (placed.imag - out[:, 1])
     return out.astype(np.float32)
@@ -193,12 +237,18 @@ def _dilated(m: np.ndarray, radius: float) -> np.ndarray:
 
 
 def target_kept_mask(
-    shape: tuple[int, int], mesh: np.ndarray, src_mesh: np.ndarray, keep_mouth: bool, keep_eyes: bool
+    shape: tuple[int, int],
+    mesh: np.ndarray,
+    src_mesh: np.ndarray,
+    keep_mouth: bool,
+    keep_eyes: bool | str = "auto",
 ) -> np.ndarray:
     """What of the target's face stays the target's: eyeballs, open-mouth interior, and whole eye or
     mouth regions whose open/closed state the source cannot give.
 
-    - the eye openings (the target's gaze, open or shut), when ``keep_eyes``;
+    - the eye openings (the target's gaze, open or shut), when ``keep_eyes`` is True, or when it is
+      "auto" and the eyes' openness differs by more than :data:`EYE_KEEP_CHANGE` (the source's own
+      eyes are an identity cue: kept when they fit);
     - the open mouth (teeth, tongue), when ``keep_mouth`` and the target's mouth is open;
     - an eye region (lids and lashes) where the target's eye is shut and the source's open: the
       source's open lids squeezed shut leave lashes and iris smudged over the lid;
@@ -208,6 +258,8 @@ def target_kept_mask(
     size = float(np.max(mesh[:, :2].max(0) - mesh[:, :2].min(0)))
     kept = np.zeros(shape, np.float32)
     eye_shut = eye_openness(mesh) < 0.6 * eye_openness(src_mesh) and eye_openness(mesh) < 0.22
+    if keep_eyes == "auto":
+        keep_eyes = abs(eye_openness(mesh) - eye_openness(src_mesh)) > EYE_KEEP_CHANGE
     for ring, (c0, c1) in ((RIGHT_EYE, (33, 133)), (LEFT_EYE, (362, 263))):
         width = float(np.linalg.norm(mesh[c0, :2] - mesh[c1, :2]))
         if keep_eyes:
@@ -244,7 +296,7 @@ def occluded_features(occluders: np.ndarray, mesh: np.ndarray, share: float = 0.
 def face_mask(shape: tuple[int, int], mesh: np.ndarray, coverage: np.ndarray, kept: np.ndarray) -> np.ndarray:
     """Where the new face goes: target skin ∩ warp coverage − what the target keeps, feathered inwards."""
     size = float(np.max(mesh[:, :2].max(0) - mesh[:, :2].min(0)))
-    m = skin_mask(shape, mesh) * coverage * (1.0 - kept)
+    m = skin_mask(shape, mesh, FOREHEAD_KEEP) * coverage * (1.0 - kept)
     radius = max(2.0, 0.02 * size)
     r = int(round(radius))
     k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
@@ -309,13 +361,14 @@ class WarpEngine:
         strength = float(options.extra.get("shape_transfer", SHAPE_TRANSFER))  # type: ignore[arg-type]
         geometry = target_geometry(source_face.mesh, mesh, strength)
         expression = float(options.extra.get("expression_transfer", EXPRESSION_TRANSFER))  # type: ignore[arg-type]
-        geometry = expression_geometry(geometry, mesh, expression)
+        geometry = expression_geometry(geometry, mesh, expression, expression_weights(source_face.mesh, mesh))
         # A source face smaller than the target's is enlarged: bicubic keeps its detail sharper.
         s_size = float(np.ptp(src_mesh[:, :2], axis=0).max())
         d_size = float(np.ptp(mesh[:, :2], axis=0).max())
         interp = cv2.INTER_CUBIC if d_size > 1.2 * s_size else cv2.INTER_LINEAR
         warped, cover = warp_mesh(src, src_mesh, sub.shape[:2], geometry, tris, interp)
-        keep_eyes = bool(options.extra.get("keep_eyes", True))
+        keep_eyes = options.extra.get("keep_eyes", "auto")
+        keep_eyes = keep_eyes if keep_eyes == "auto" else bool(keep_eyes)
         kept = target_kept_mask(sub.shape[:2], mesh, source_face.mesh, options.keep_mouth, keep_eyes)
         occluders = target_occlusion(target, target_face, options)
         if occluders is not None:
