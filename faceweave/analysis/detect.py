@@ -124,6 +124,9 @@ def non_max_suppression(
 # chances of a false face, so they must be surer than the whole-image pass.
 TILE_MIN_CONFIDENCE = 0.7
 HOG_MIN_SCORE = 0.3
+# A photo whose largest face found spans at least this share of its shorter side is a portrait (or a
+# close-up video frame): the extra passes are skipped there, their cost would buy nothing.
+PORTRAIT_FACE_SHARE = 0.25
 # Photos whose longer side is above this are searched in tiles too.
 TILE_MIN_SIDE = 720
 
@@ -138,13 +141,14 @@ def detect_faces(
     suppression: BlazeFace on overlapping tiles (small faces: a 40-px face in a 1000-px photo is
     8 px in the model's 192-px input, 20 px in a tile's) and dlib's HOG detector (frontal faces the
     BlazeFace anchors miss, low light), each at a stricter threshold and kept only when the face mesh
-    also fits on it (mediapipe's mesh has its own face check). When nothing is found at all,
-    a padded copy (a face filling the frame) and HOG are tried as before.
+    also fits on it (mediapipe's mesh has its own face check). They are skipped on portraits and
+    close-ups (a face found spans a quarter of the shorter side), where they would add nothing.
+    When nothing is found at all, a padded copy (a face filling the frame) and HOG are tried.
     """
     h, w = rgb.shape[:2]
     dets = detect_mediapipe(rgb, min_confidence)
     tiers = [0] * len(dets)
-    if thorough:
+    if thorough and not _is_portrait(dets, h, w):
         if max(h, w) > TILE_MIN_SIDE:
             side = min(max(int(min(h, w) * 0.6), TILE_MIN_SIDE // 2), max(h, w))
             more = detect_tiles(rgb, TILE_MIN_CONFIDENCE, side)
@@ -174,6 +178,13 @@ def detect_faces(
         keep = [d for d in keep if id(d) in first or _confirmed(rgb, d)]
     keep.sort(key=lambda d: -float((d.box[2] - d.box[0]) * (d.box[3] - d.box[1])))
     return keep
+
+
+def _is_portrait(dets: list[Detection], h: int, w: int) -> bool:
+    if not dets:
+        return False
+    largest = max(min(d.box[2] - d.box[0], d.box[3] - d.box[1]) for d in dets)
+    return bool(largest >= PORTRAIT_FACE_SHARE * min(h, w))
 
 
 def _confirmed(rgb: np.ndarray, d: Detection) -> bool:
