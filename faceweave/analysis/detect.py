@@ -80,8 +80,9 @@ def detect_tiles(rgb: np.ndarray, min_confidence: float, side: int) -> list[Dete
     h, w = rgb.shape[:2]
     out: list[Detection] = []
     for x0, y0, x1, y1 in tile_boxes(h, w, side):
-        for d in detect_mediapipe(np.ascontiguousarray(rgb[y0:y1, x0:x1]), min_confidence):
-            if d.score < min_confidence:  # the solution's own threshold is not applied exactly
+        # The whole-photo detector (one graph), its hits filtered by the stricter threshold here.
+        for d in detect_mediapipe(np.ascontiguousarray(rgb[y0:y1, x0:x1])):
+            if d.score < min_confidence:
                 continue
             d.box += np.array([x0, y0, x0, y0], np.float32)
             if d.keypoints is not None:

@@ -39,10 +39,7 @@ def _hands() -> Any:
         model = mpq._solutions().hands.Hands(
             static_image_mode=True, max_num_hands=2, model_complexity=0, min_detection_confidence=HAND_MIN_CONFIDENCE
         )
-        # The graph opens its models in its own threads, which log (TFLite's delegate line) after the
-        # constructor returns: one blank frame, waited for, lets that happen while stderr is silenced.
-        model.process(np.zeros((64, 64, 3), np.uint8))
-    return model
+    return mpq.warmed(model)
 
 
 def face_crop_box(face: Face, shape: tuple[int, int], grow: float = HAND_CROP) -> tuple[int, int, int, int]:
