@@ -29,7 +29,10 @@ GROUP_COUNTS = {
     "faceapi_sample4.jpg": 4,
     "faceapi_sample5.jpg": 5,
     "faceapi_sample6.jpg": 4,
+    "pyfeat_multi_face.jpg": 5,  # backlit, one face behind sunglasses
 }
+# Photos without any face (a false face found on them is an error).
+NO_FACE_PHOTOS = ["insightface_mask_white.jpg", "pyfeat_mountain_vector.jpg"]
 
 
 @pytest.fixture(scope="session")

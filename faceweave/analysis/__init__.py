@@ -30,14 +30,19 @@ def analyze(
     identity: bool = True,
     max_faces: int | None = None,
     max_side: int = ANALYSIS_MAX_SIDE,
+    thorough: bool = True,
 ) -> list[Face]:
-    """Every face in an H×W×3 uint8 RGB image, largest first, in full-resolution coordinates."""
+    """Every face in an H×W×3 uint8 RGB image, largest first, in full-resolution coordinates.
+
+    ``thorough`` adds the slower detection passes (tiles, HOG; :func:`detect_faces`) that find small,
+    dim and turned faces; a video path that re-detects every frame can turn it off.
+    """
     h, w = rgb.shape[:2]
     scale = min(1.0, max_side / max(h, w))
     small = rgb if scale == 1.0 else cv2.resize(rgb, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
     faces: list[Face] = []
     small_landmarks: list[np.ndarray] = []
-    for det in detect_faces(small):
+    for det in detect_faces(small, thorough=thorough):
         if max_faces is not None and len(faces) >= max_faces:
             break
         lm = landmarks_68(small, det.box)

@@ -47,24 +47,40 @@ def _solutions() -> Any:
     return solutions
 
 
+def warmed(model: Any) -> Any:
+    """Run one blank frame through a new graph while stderr is silenced.
+
+    A graph opens its models in its own threads, which log (TFLite's "Created ... delegate" line)
+    after the constructor returns; a first frame, waited for, lets that happen in silence.
+    """
+    import numpy as np
+
+    with _LOCK, quiet_stderr():
+        model.process(np.zeros((64, 64, 3), np.uint8))
+    return model
+
+
 @cache
 def face_detector(min_confidence: float = 0.35) -> Any:
     with quiet_stderr():
-        return _solutions().face_detection.FaceDetection(model_selection=1, min_detection_confidence=min_confidence)
+        model = _solutions().face_detection.FaceDetection(model_selection=1, min_detection_confidence=min_confidence)
+    return warmed(model)
 
 
 @cache
 def face_mesh() -> Any:
     with quiet_stderr():
-        return _solutions().face_mesh.FaceMesh(
+        model = _solutions().face_mesh.FaceMesh(
             static_image_mode=True, max_num_faces=1, refine_landmarks=True, min_detection_confidence=0.3
         )
+    return warmed(model)
 
 
 @cache
 def selfie_segmenter() -> Any:
     with quiet_stderr():
-        return _solutions().selfie_segmentation.SelfieSegmentation(model_selection=0)
+        model = _solutions().selfie_segmentation.SelfieSegmentation(model_selection=0)
+    return warmed(model)
 
 
 def run(model: Any, rgb: Any) -> Any:

@@ -27,17 +27,22 @@ def transfer_colour(
     ref_mask: np.ndarray,
     strength: float = 1.0,
     max_gain: float = 2.5,
+    lightness_contrast: float = 1.0,
 ) -> np.ndarray:
     """Shift ``src``'s L*a*b* statistics over ``src_mask`` to those of ``ref`` over ``ref_mask``.
 
     Reinhard-style mean/std matching, done in L*a*b* (OpenCV's 8-bit encoding) so lightness and
     chroma are corrected separately; the gain is clamped so a grayscale source (zero chroma spread)
-    does not explode. Returns the whole of ``src`` recoloured (uint8).
+    does not explode. ``lightness_contrast`` < 1 keeps part of the source's own lightness contrast
+    (its shading: wrinkles, creases, the modelling of the nose) — the L* gain is raised to that
+    power, so 0 matches only the mean lightness and 1 also its spread. Returns the whole of ``src``
+    recoloured (uint8).
     """
     lab8 = cv2.cvtColor(src, cv2.COLOR_RGB2LAB)
     ms, ss = lab_stats(src, src_mask, lab8)
     mr, sr = lab_stats(ref, ref_mask)
     gain = np.clip(sr / ss, 1.0 / max_gain, max_gain)
+    gain[0] = gain[0] ** lightness_contrast
     # lab + strength·((lab − ms)·gain + mr − lab) is affine per channel: one saturating, rounding pass.
     scale = 1.0 - strength + strength * gain
     offset = strength * (mr - ms * gain)

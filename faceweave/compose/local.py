@@ -27,19 +27,21 @@ def finish_local_swap(
     colour_transfer: bool,
     mode: str,
     started: float,
+    lightness_contrast: float = 1.0,
 ) -> tuple[np.ndarray, dict[str, float]]:
     """Colour-match ``warped`` on ``skin()`` (if asked), blend it into ``target``'s ``box`` inside ``mask``.
 
     ``box`` is (x0, y0, x1, y1); ``warped``, ``mask`` and ``skin()`` are in the box's frame. ``started``
     is the ``time.perf_counter()`` at which the engine began; the time until now is its "warp" stage.
-    Returns the new photo (a copy) and the seconds of the warp, colour and blend stages.
+    ``lightness_contrast`` is passed to :func:`transfer_colour` (below 1 keeps some of the source's
+    shading). Returns the new photo (a copy) and the seconds of the warp, colour and blend stages.
     """
     x0, y0, x1, y1 = box
     sub = target[y0:y1, x0:x1]
     t1 = time.perf_counter()
     if colour_transfer:
         s = skin()
-        warped = transfer_colour(warped, s, sub, s)
+        warped = transfer_colour(warped, s, sub, s, lightness_contrast=lightness_contrast)
     t2 = time.perf_counter()
     out = target.copy()
     out[y0:y1, x0:x1] = blend(sub, warped, mask, mode)

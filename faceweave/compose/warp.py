@@ -41,11 +41,13 @@ def warp_mesh(
     dst_shape: tuple[int, int],
     dst_pts: np.ndarray,
     tris: np.ndarray,
+    interpolation: int = cv2.INTER_LINEAR,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Piecewise-affine warp of a whole mesh with one ``cv2.remap``.
 
     Every destination pixel is labelled with the triangle that covers it, mapped to the source by
-    that triangle's affine matrix, and sampled bilinearly in a single pass. Only the bounding box of
+    that triangle's affine matrix, and sampled in a single pass (bilinear by default; bicubic keeps
+    more detail when a small source face is enlarged). Only the bounding box of
     the destination mesh is computed. Returns (warped H×W×3 uint8, coverage mask float32 in {0, 1}).
     """
     h, w = dst_shape
@@ -69,7 +71,7 @@ def warp_mesh(
     map_y = mi[..., 1, 0] * xx + mi[..., 1, 1] * yy + mi[..., 1, 2]
     map_x[~inside] = -1
     map_y[~inside] = -1
-    patch = cv2.remap(src, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    patch = cv2.remap(src, map_x, map_y, interpolation, borderMode=cv2.BORDER_REPLICATE)
     patch[~inside] = 0
     out[y0:y1, x0:x1] = patch
     cover[y0:y1, x0:x1] = inside.astype(np.float32)
