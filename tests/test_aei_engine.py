@@ -75,7 +75,7 @@ def test_video_through_the_registry(tmp_path: Path) -> None:
             dst.mux(pkt)
     out = tmp_path / "out.mp4"
     counts = swap_video(BIDEN, clip, out, engine="aei")
-    assert counts == {"frames": 6, "swapped": 6} and out.is_file()
+    assert counts["frames"] == 6 and counts["swapped"] == 6 and out.is_file()
 
 
 def test_bad_checkpoint_is_one_line(tmp_path: Path) -> None:

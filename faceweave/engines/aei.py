@@ -119,24 +119,39 @@ class AEIEngine(EngineBase):
     learned = True
     Options = AEIOptions
 
-    def generate(self, source: np.ndarray, source_face: Face, target: np.ndarray, target_face: Face,
-                 checkpoint: str | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """(Ŷ as S×S uint8 RGB in the AEI frame, 2×3 matrix photo → frame) for one pair."""
+    def generate(self, source: np.ndarray, source_face: Face | np.ndarray, target: np.ndarray,
+                 target_face: Face | np.ndarray, checkpoint: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(Ŷ as S×S uint8 RGB in the AEI frame, 2×3 matrix photo → frame) for one pair.
+
+        Each face is a :class:`Face` or its five points (eye centres, nose tip, mouth corners)."""
         import torch
 
         from faceweave.models.aei.frame import ARCFACE_112, aei_matrix
 
+        def points(f: Face | np.ndarray) -> np.ndarray:
+            return five_points(f.landmarks) if isinstance(f, Face) else np.asarray(f, np.float64)
+
         model, ident = load_model(checkpoint)
         s = model.config.image_size
-        m_id = similarity_transform(five_points(source_face.landmarks), ARCFACE_112)
+        m_id = similarity_transform(points(source_face), ARCFACE_112)
         src112 = cv2.warpAffine(source, m_id, (112, 112), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REPLICATE)
-        m_t = aei_matrix(target_face.landmarks, s, model.config.id_crop)
+        m_t = aei_matrix(points(target_face), s, model.config.id_crop)
         crop_t = cv2.warpAffine(target, m_t, (s, s), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REPLICATE)
         with _LOCK, torch.no_grad():
             z = ident.embed_aligned(_to_tensor(src112))
             y = model(_to_tensor(crop_t), z)
         out = ((y[0].permute(1, 2, 0).numpy() + 1) * 127.5).clip(0, 255).round().astype(np.uint8)
         return out, m_t
+
+    def reconstruct(self, aligned_rgb: np.ndarray, options: SwapOptions | None = None) -> np.ndarray:
+        """x′ = G(z_id(x), z_att(x)) of a CelebA-aligned 178×218 crop, back in the crop's frame (Eq. 4.11's pair)."""
+        from faceweave.analysis.template import CELEBA_5PT
+
+        ckpt = None if options is None else options.extra.get("checkpoint")
+        y, m = self.generate(aligned_rgb, CELEBA_5PT, aligned_rgb, CELEBA_5PT, None if ckpt is None else str(ckpt))
+        h, w = aligned_rgb.shape[:2]
+        flags = cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP
+        return cv2.warpAffine(y, m, (w, h), flags=flags, borderMode=cv2.BORDER_REPLICATE)
 
     def swap_face(
         self,
@@ -166,7 +181,11 @@ class AEIEngine(EngineBase):
             from faceweave.engines.warp import face_mask
 
             mesh = target_face.mesh - np.array([x0, y0, 0], np.float32)
-            mask = face_mask(shape, mesh, cover, options.keep_mouth)
+            from faceweave.engines.warp import target_kept_mask
+
+            # the generator already gives the target's expression: keep only its open-mouth interior
+            kept = target_kept_mask(shape, mesh, mesh, options.keep_mouth, keep_eyes=False)
+            mask = face_mask(shape, mesh, cover, kept)
             from faceweave.analysis.masks import skin_mask
 
             skin = skin_mask(shape, mesh) * cover

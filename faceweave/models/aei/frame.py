@@ -11,12 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from faceweave.analysis.align import five_points, similarity_transform
-
-# ArcFace's alignment template on 112×112 (insightface): eye centres, nose tip, mouth corners.
-ARCFACE_112 = np.array(
-    [[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366], [41.5493, 92.3655], [70.7299, 92.2041]],
-    np.float64,
-)
+from faceweave.analysis.template import ARCFACE_5PT as ARCFACE_112  # ArcFace's 5-point template on 112×112
 
 
 def aei_template(size: int, id_crop: float = 218 / 256) -> np.ndarray:
@@ -27,5 +22,6 @@ def aei_template(size: int, id_crop: float = 218 / 256) -> np.ndarray:
 
 
 def aei_matrix(landmarks68: np.ndarray, size: int, id_crop: float = 218 / 256) -> np.ndarray:
-    """2×3 similarity taking photo coordinates to the AEI crop (from dlib's 68 landmarks)."""
-    return similarity_transform(five_points(landmarks68), aei_template(size, id_crop))
+    """2×3 similarity taking photo coordinates to the AEI crop (from dlib's 68 landmarks, or 5 points)."""
+    pts = landmarks68 if len(landmarks68) == 5 else five_points(landmarks68)
+    return similarity_transform(pts, aei_template(size, id_crop))
