@@ -144,14 +144,22 @@ class AEIEngine(EngineBase):
         return out, m_t
 
     def reconstruct(self, aligned_rgb: np.ndarray, options: SwapOptions | None = None) -> np.ndarray:
-        """x′ = G(z_id(x), z_att(x)) of a CelebA-aligned 178×218 crop, back in the crop's frame (Eq. 4.11's pair)."""
+        """x′ = G(z_id(x), z_att(x)) of a CelebA-aligned 178×218 crop (Eq. 4.11's pair), back in the crop's frame.
+
+        AEI-Net generates only its square face frame (the face, a little hair and background); the
+        crop's pixels outside that frame are the input's, as they are in a swap's paste-back.
+        """
         from faceweave.analysis.template import CELEBA_5PT
 
         ckpt = None if options is None else options.extra.get("checkpoint")
         y, m = self.generate(aligned_rgb, CELEBA_5PT, aligned_rgb, CELEBA_5PT, None if ckpt is None else str(ckpt))
         h, w = aligned_rgb.shape[:2]
         flags = cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP
-        return cv2.warpAffine(y, m, (w, h), flags=flags, borderMode=cv2.BORDER_REPLICATE)
+        back = cv2.warpAffine(y, m, (w, h), flags=flags, borderMode=cv2.BORDER_REPLICATE)
+        inside = cv2.warpAffine(np.ones(y.shape[:2], np.float32), m, (w, h),
+                                flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP)
+        a = inside[..., None]
+        return (a * back + (1 - a) * aligned_rgb).round().astype(np.uint8)
 
     def swap_face(
         self,
