@@ -41,7 +41,8 @@ def _add_swap(sub: argparse._SubParsersAction) -> None:
     from faceweave.engines.base import BLEND_MODES
 
     p = sub.add_parser("swap", help="put the face of SOURCE onto the face(s) in TARGET")
-    p.add_argument("source", help="photo giving the face (identity)")
+    p.add_argument("source", nargs="?", default=None,
+                   help="photo giving the face (identity); omitted with --engine person (the person is the source)")
     p.add_argument("target", help="photo or video (.mp4, .mov, .mkv, .webm) whose face(s) are replaced")
     p.add_argument("-o", "--output", required=True,
                    help="output image (.png keeps alpha; .jpg, .webp, ...) or video (same kinds; audio kept)")
@@ -59,6 +60,9 @@ def _add_swap(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--set", dest="set_attrs", action="append", default=[], metavar="ATTR=VALUE",
                    help="rsgan engine: also set a face attribute, 0..1 (repeatable)")
     p.add_argument("--checkpoint", metavar="PATH", help="rsgan engine: weights (default the shipped demo weights)")
+    p.add_argument("--person", metavar="NAME_OR_PATH",
+                   help="person engine: a trained person (.safetensors, run folder or shipped name; "
+                   "default the demo person)")
     p.set_defaults(func=_cmd_swap)
 
 
@@ -77,7 +81,17 @@ def _cmd_swap(a: argparse.Namespace) -> int:
         from faceweave.apps.rsgan_ops import parse_assignments
 
         kw.update(gd=a.gd, set=parse_assignments(a.set_attrs), checkpoint=a.checkpoint)
-    if is_video(a.source):
+    if a.person and a.engine != "person":
+        raise FaceweaveError("--person needs --engine person")
+    if a.engine == "person":
+        if a.source is not None:
+            raise FaceweaveError(
+                "--engine person takes only TARGET (the trained person is the source; pick it with --person)"
+            )
+        kw["person"] = a.person
+    elif a.source is None:
+        raise FaceweaveError("missing SOURCE photo (only --engine person works without one)")
+    if a.source is not None and is_video(a.source):
         raise FaceweaveError(f"{a.source}: the source must be a photo (the face to put in); the target may be a video")
     if is_video(a.target):
         counts = api.swap_video(

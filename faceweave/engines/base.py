@@ -50,7 +50,7 @@ class Engine(Protocol):
 
 
 ENGINES: dict[str, Callable[..., Engine]] = {}
-BUILTIN_ENGINES = ("warp", "delaunay", "rsgan")
+BUILTIN_ENGINES = ("warp", "delaunay", "rsgan", "person")
 
 
 def register_engine(name: str) -> Callable[[Callable[..., Engine]], Callable[..., Engine]]:

@@ -12,9 +12,18 @@ def add_train_args(parser: argparse.ArgumentParser) -> None:
 
     sub = parser.add_subparsers(dest="model", required=True, metavar="MODEL")
     add_train_rsgan_args(sub.add_parser("rsgan", help="train RSGAN (paper Algorithm A1)"))
+    from faceweave.train.person import add_train_person_args
+
+    add_train_person_args(sub.add_parser("person", help="train one person's face-swap network (Korshunova et al.)"))
 
 
 def run_train(args: argparse.Namespace) -> int:
+    if args.model == "person":
+        from faceweave.train.person import options_from_args as person_options
+        from faceweave.train.person import train as train_person
+
+        train_person(person_options(args))
+        return 0
     if args.model != "rsgan":
         raise FaceweaveError(f"unknown model '{args.model}'")
     from faceweave.train.rsgan import options_from_args, train
