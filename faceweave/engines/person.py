@@ -32,7 +32,7 @@ from faceweave.errors import FaceweaveError
 log = logging.getLogger(__name__)
 
 WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
-DEMO_PERSON = "wolfgang"
+DEMO_PERSON = "pexels_woman"
 _LOCK = threading.Lock()
 _CACHE: dict[tuple[str, float], tuple[Any, dict[str, Any]]] = {}
 

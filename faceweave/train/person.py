@@ -200,7 +200,7 @@ def train(o: PersonTrainOptions) -> Path:
             opt.step()
             step += 1
             elapsed = time.time() - t0
-            vals = {"total": float(loss), "content": float(lc), "style": float(ls), "light": float(ll), "tv": float(lt)}
+            vals = {k: float(v.detach()) for k, v in {"total": loss, "content": lc, "style": ls, "light": ll, "tv": lt}.items()}
             for k, v in vals.items():
                 means[k] = v if k not in means else 0.95 * means[k] + 0.05 * v
             logger.scalars(step, vals)
