@@ -155,7 +155,8 @@ def main() -> None:
         sheet = np.concatenate([np.concatenate(tiles[i : i + 2], 1) if len(tiles[i : i + 2]) == 2
                                 else np.concatenate([tiles[i], np.zeros_like(tiles[i])], 1)
                                 for i in range(0, len(tiles), 2)], 0)
-        cv2.imwrite(str(a.out / "person_sheet.jpg"), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 85])
+        cv2.imwrite(str(a.out / "person_sheet.jpg"), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR),
+                    [cv2.IMWRITE_JPEG_QUALITY, 85])
     logging.info("%s", json.dumps(summary, indent=1))
 
 

@@ -146,7 +146,8 @@ def test_light_net_ranks_same_light_above_different_light() -> None:
 # ------------------------------------------------------------------ training
 def _train_cmd(photos: Path, out: Path) -> list[str]:
     return [sys.executable, "-m", "faceweave.cli", "-v", "train", "person", "--photos", str(photos), "--name", "tiny",
-            "--out", str(out), "--steps", "6", "--batch", "1", "--n-best", "1", "--checkpoint-every", "1"]
+            "--out", str(out), "--steps", "6", "--batch", "1", "--n-best", "1", "--checkpoint-every", "1",
+            "--style-layers", "stem", "--content-layers", "stem"]
 
 
 def test_training_resumes_after_sigkill(tmp_path: Path) -> None:
@@ -207,6 +208,21 @@ def test_person_engine_cli_errors(tmp_path: Path) -> None:
     assert r.returncode != 0 and "takes only TARGET" in r.stderr and "Traceback" not in r.stderr
     r = run_cli("swap", photo, "-o", tmp_path / "o.png")
     assert r.returncode != 0 and "missing SOURCE" in r.stderr
-    r = run_cli("swap", "--engine", "person", "--person", tmp_path / "nope.safetensors", photo, "-o", tmp_path / "o.png")
+    missing = tmp_path / "nope.safetensors"
+    r = run_cli("swap", "--engine", "person", "--person", missing, photo, "-o", tmp_path / "o.png")
     assert r.returncode != 0 and "nope.safetensors" in r.stderr and "Traceback" not in r.stderr
     assert not any(tmp_path.iterdir())
+
+
+def test_web_swap_request_without_source() -> None:
+    import base64
+    import io
+
+    from PIL import Image
+
+    from faceweave.web.server import swap_request
+
+    body = {"engine": "person", "target": base64.b64encode((ASSETS / "facerec_obama.jpg").read_bytes()).decode()}
+    out = np.asarray(Image.open(io.BytesIO(swap_request(body))).convert("RGB")).astype(int)
+    target = load_rgb("facerec_obama.jpg").astype(int)
+    assert out.shape == target.shape and np.abs(out - target).mean() > 0.1

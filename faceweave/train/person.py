@@ -83,6 +83,7 @@ def _faces(o: PersonTrainOptions, cache: Path) -> dict[str, np.ndarray]:
     other = [s for c in o.content for s in content_faces(c)]
     d = {
         "photos": np.array(o.photos),
+        "content_sources": np.array(list(o.content), dtype=str),
         "style_crops": np.stack([s.crop for s in style]),
         "style_lms": np.stack([s.landmarks for s in style]),
         "style_frames": np.array([s.frame for s in style]),
@@ -155,6 +156,8 @@ def train(o: PersonTrainOptions) -> Path:
         ck = load_checkpoint(ckpt_dir)
         net.load_state_dict(ck.tensors)
         opt.load_state_dict(ck.trainer_state["optimizer"])
+        for group in opt.param_groups:  # --lr of the resuming command wins over the checkpoint's
+            group["lr"] = o.lr
         restore_rng_state(ck.trainer_state["rng"])
         step = ck.step
         elapsed = float(ck.trainer_state.get("elapsed", 0.0))
@@ -200,7 +203,8 @@ def train(o: PersonTrainOptions) -> Path:
             opt.step()
             step += 1
             elapsed = time.time() - t0
-            vals = {k: float(v.detach()) for k, v in {"total": loss, "content": lc, "style": ls, "light": ll, "tv": lt}.items()}
+            terms = {"total": loss, "content": lc, "style": ls, "light": ll, "tv": lt}
+            vals = {k: float(v.detach()) for k, v in terms.items()}
             for k, v in vals.items():
                 means[k] = v if k not in means else 0.95 * means[k] + 0.05 * v
             logger.scalars(step, vals)
@@ -224,7 +228,7 @@ def train(o: PersonTrainOptions) -> Path:
         "frames": [int(f) for f in d["style_frames"]],
         "style_images": len(style_crops),
         "content_images_other_people": n_other,
-        "content_sources": list(o.content),
+        "content_sources": [str(c) for c in d.get("content_sources", o.content)],
         "steps": step,
         "batch": o.batch,
         "seed": o.seed,

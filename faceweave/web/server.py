@@ -56,7 +56,8 @@ def swap_request(body: dict[str, Any]) -> bytes:
         opts["target_face"] = tf
     with tempfile.TemporaryDirectory(prefix="faceweave-web-") as tmp:
         folder = Path(tmp)
-        src = _decode_image("source", body.get("source"), folder)
+        # the person engine takes no source (its trained person is the source)
+        src = None if opts["engine"] == "person" else _decode_image("source", body.get("source"), folder)
         dst = _decode_image("target", body.get("target"), folder)
         with _SWAP_LOCK:
             res = api.swap_picture(src, dst, **opts)
