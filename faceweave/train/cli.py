@@ -15,6 +15,9 @@ def add_train_args(parser: argparse.ArgumentParser) -> None:
     from faceweave.train.aei import add_train_aei_args
 
     add_train_aei_args(sub.add_parser("aei", help="train AEI-Net (FaceShifter, seed 001)"))
+    from faceweave.train.person import add_train_person_args
+
+    add_train_person_args(sub.add_parser("person", help="train one person's face-swap network (Korshunova et al.)"))
 
 
 def run_train(args: argparse.Namespace) -> int:
@@ -23,6 +26,12 @@ def run_train(args: argparse.Namespace) -> int:
         from faceweave.train.aei import train as train_aei
 
         train_aei(aei_options(args))
+        return 0
+    if args.model == "person":
+        from faceweave.train.person import options_from_args as person_options
+        from faceweave.train.person import train as train_person
+
+        train_person(person_options(args))
         return 0
     if args.model != "rsgan":
         raise FaceweaveError(f"unknown model '{args.model}'")
