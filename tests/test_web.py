@@ -163,6 +163,15 @@ def test_rest_swap_returns_a_tagged_png_and_removes_its_job_folder(server: Serve
     assert list((server.root / "jobs").iterdir()) == []  # the per-request folder is gone
 
 
+def test_rest_person_engine_needs_no_source(server: Server) -> None:
+    body, ctype = _multipart({"engine": "person"}, {"target": ("t.jpg", (ASSETS / "facerec_obama.jpg").read_bytes())})
+    status, png, _ = _request(server.url + "/api/swap", body, {"Content-Type": ctype})
+    assert status == 200, png[:300]
+    out = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
+    target = load_rgb("facerec_obama.jpg").astype(int)
+    assert out.shape == target.shape and np.abs(out - target).mean() > 0.1  # the face went through the person net
+
+
 @pytest.mark.parametrize("case", ["oversize_body", "bomb_png", "malformed_multipart", "traversal_dots",
                                   "traversal_encoded", "traversal_gradio_file", "unknown_engine", "target_face_99",
                                   "non_image", "file_over_limit", "cross_origin"])

@@ -117,3 +117,10 @@ def user_error(exc: BaseException, labels: dict[str, str] | None = None) -> tupl
         return 507, "out of memory: try a smaller image"
     log.exception("internal error in a web job")
     return 500, "internal error (the server log has the details)"
+
+
+def needs_source(engine: str) -> bool:
+    """Whether the engine takes a source photo (``person`` does not: its trained person is the source)."""
+    from faceweave.engines.base import engine_classes
+
+    return bool(getattr(engine_classes().get(engine), "needs_source", True))

@@ -32,7 +32,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.formparsers import MultiPartException
 
 from faceweave.errors import FaceweaveError
-from faceweave.web.jobs import Gate, WebConfig, job_folder, make_root, remove_tree, user_error
+from faceweave.web.jobs import Gate, WebConfig, job_folder, make_root, needs_source, remove_tree, user_error
 
 log = logging.getLogger(__name__)
 
@@ -164,7 +164,8 @@ def _swap_job(config: WebConfig, gate: Gate, files: dict[str, bytes], opts: dict
             p.write_bytes(data)
             paths[name] = p
         try:
-            res = api.swap_picture(paths["source"], paths["target"], reference=paths.get("reference"), **opts)
+            source = paths.get("source") if needs_source(str(opts.get("engine", "warp"))) else None
+            res = api.swap_picture(source, paths["target"], reference=paths.get("reference"), **opts)
             out = api.save(res.picture, folder / "result.png")
             return Path(out).read_bytes()
         except FaceweaveError as e:
@@ -221,6 +222,8 @@ def create_app(config: WebConfig, auth: tuple[str, str] | None = None) -> tuple[
             for name in _IMAGE_FIELDS:
                 up = form.get(name)
                 if up is None or isinstance(up, str):
+                    if name == "source" and not needs_source(str(form.get("engine") or "warp")):
+                        continue  # `person`: its trained person is the source
                     if name != "reference":
                         return err(400, f"missing file field '{name}'")
                     continue

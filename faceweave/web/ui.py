@@ -20,7 +20,7 @@ import gradio as gr
 import numpy as np
 
 from faceweave.errors import FaceweaveError
-from faceweave.web.jobs import Gate, WebConfig, job_folder, remove_tree, user_error
+from faceweave.web.jobs import Gate, WebConfig, job_folder, needs_source, remove_tree, user_error
 
 log = logging.getLogger(__name__)
 
@@ -144,10 +144,14 @@ class App:
                    request: gr.Request) -> tuple[str, str, str]:
         from faceweave import api
 
-        if not source or not target:
+        if not needs_source(engine):
+            source = None  # the engine's trained person is the source
+        elif not source or not target:
             raise gr.Error("upload a source photo (the face to use) and a target photo first")
+        if not target:
+            raise gr.Error("upload a target photo first")
         target_face: Any = "all" if all_faces else ([int(c) for c in chosen] if chosen else None)
-        labels = {source: "source photo", target: "target photo", reference or "": "reference photo"}
+        labels = {source or "": "source photo", target: "target photo", reference or "": "reference photo"}
         out: dict[str, Any] = {}
 
         def work(folder: Path) -> list[str]:
@@ -167,8 +171,12 @@ class App:
         from faceweave import api
         from faceweave.media.video import VIDEO_SUFFIXES
 
-        if not source or not video:
+        if not needs_source(engine):
+            source = None  # the engine's trained person is the source
+        elif not source:
             raise gr.Error("upload a source photo and a target video first")
+        if not video:
+            raise gr.Error("upload a target video first")
         if Path(video).suffix.lower() not in VIDEO_SUFFIXES:
             raise gr.Error(f"target video: not a video file (use {', '.join(VIDEO_SUFFIXES)})")
         session = _session(request)
@@ -196,7 +204,7 @@ class App:
             stats["swapped"] = counts["swapped"]
             return [str(folder / "swap.mp4")]
 
-        files = self._run(request, {source: "source photo", video: "target video"}, work)
+        files = self._run(request, {source or "": "source photo", video: "target video"}, work)
         elapsed = time.monotonic() - start
         total = int(stats["total"] or stats["done"])
         status = (f"Done: 100 % · {int(stats['done'])}/{total} frames, face swapped in {int(stats['swapped'])} · "

@@ -12,8 +12,8 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
+from faceweave.atomic import atomic_write
 from faceweave.errors import FaceweaveError
-from faceweave.media.atomic import atomic_write
 from faceweave.models.person.network import TransformationConfig, TransformationNet
 
 CONFIG_KEY = "faceweave.person.config"
