@@ -107,6 +107,24 @@ def select_targets(
     return [faces[int(selection)]]
 
 
+def _harmonizer(harmonize: bool | str | os.PathLike[str]) -> object | None:
+    """The harmonizer generator for ``harmonize`` (True: the shipped demo weights; a path: those weights)."""
+    if harmonize is False or harmonize is None:
+        return None
+    from faceweave.compose.harmonize import load_harmonizer
+
+    return load_harmonizer(None if harmonize is True else harmonize)
+
+
+def _harmonized(model: object | None, before: np.ndarray, after: np.ndarray) -> np.ndarray:
+    """The seed-004 harmonizer compose step on one swapped face (identity when ``model`` is None)."""
+    if model is None:
+        return after
+    from faceweave.compose.harmonize import harmonize_face
+
+    return harmonize_face(before, after, model)  # type: ignore[arg-type]
+
+
 def swap_picture(
     source: ImageLike,
     target: ImageLike,
@@ -119,6 +137,7 @@ def swap_picture(
     blend: str = "multiband",
     colour_transfer: bool = True,
     keep_mouth: bool = True,
+    harmonize: bool | str | os.PathLike[str] = False,
     **extra: object,
 ) -> SwapResult:
     """Like :func:`swap` but returns the :class:`Picture` (alpha kept) and the replaced face indices."""
@@ -134,9 +153,10 @@ def swap_picture(
     dst_faces = _analyze(dst.rgb, mesh=eng.needs_mesh, identity=need_id)
     chosen = select_targets(dst_faces, dst, target_face, ref_face, reference_threshold)
     opts = SwapOptions(blend=blend, colour_transfer=colour_transfer, keep_mouth=keep_mouth, extra=dict(extra))  # type: ignore[arg-type]
+    harmonizer = _harmonizer(harmonize)
     out = dst.rgb
     for tf in chosen:
-        out = eng.swap_face(src.rgb, sf, out, tf, opts)
+        out = _harmonized(harmonizer, out, eng.swap_face(src.rgb, sf, out, tf, opts))
     if dst.info.get("grayscale"):
         g = cv2.cvtColor(out, cv2.COLOR_RGB2GRAY)
         out = np.repeat(g[..., None], 3, axis=2)
@@ -174,6 +194,7 @@ def swap_video(
     colour_transfer: bool = True,
     keep_mouth: bool = True,
     progress: bool = False,
+    harmonize: bool | str | os.PathLike[str] = False,
     **extra: object,
 ) -> dict[str, int]:
     """Swap the source face into every frame of a clip; the audio is kept. Returns frame counts.
@@ -202,6 +223,7 @@ def swap_video(
     sf = _pick_source(_analyze(src.rgb, mesh=eng.needs_mesh, identity=False), src, source_face)
     ref_face = _reference_face(reference)
     opts = SwapOptions(blend=blend, colour_transfer=colour_transfer, keep_mouth=keep_mouth, extra=dict(extra))  # type: ignore[arg-type]
+    harmonizer = _harmonizer(harmonize)
     counts = {"frames": 0, "swapped": 0}
     previous: list[Face] = []
     frame_pic = Picture(rgb=np.zeros((1, 1, 3), np.uint8), source=str(tp))
@@ -219,7 +241,7 @@ def swap_video(
         out_rgb = rgb
         for tf in chosen:
             try:
-                out_rgb = eng.swap_face(src.rgb, sf, out_rgb, tf, opts)
+                out_rgb = _harmonized(harmonizer, out_rgb, eng.swap_face(src.rgb, sf, out_rgb, tf, opts))
             except FaceweaveError as e:
                 log.info("frame %d: face %d not swapped (%s)", i, tf.index, e)
         counts["swapped"] += out_rgb is not rgb
@@ -246,7 +268,8 @@ def swap(source: ImageLike, target: ImageLike, **options: object) -> np.ndarray:
     Options: ``engine`` (``"warp"`` default; see ``faceweave.engines.engine_names()``),
     ``source_face`` (index, default the largest), ``target_face`` (index, ``"all"``, default the
     largest), ``reference`` (a photo: replace only the target faces of that identity), ``blend``
-    (``"multiband"`` default, ``"alpha"``, ``"poisson"``), ``colour_transfer``, ``keep_mouth``.
+    (``"multiband"`` default, ``"alpha"``, ``"poisson"``), ``colour_transfer``, ``keep_mouth``,
+    ``harmonize`` (True: the learned harmonizer of seed 004 after the blend; or a weights path).
     """
     res = swap_picture(source, target, **options)  # type: ignore[arg-type]
     p = res.picture

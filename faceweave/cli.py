@@ -55,6 +55,9 @@ def _add_swap(sub: argparse._SubParsersAction) -> None:
                    help="identity distance for --reference (default 0.12)")
     p.add_argument("--no-colour", action="store_true", help="skip colour transfer")
     p.add_argument("--no-keep-mouth", action="store_true", help="do not keep the target's open-mouth interior")
+    p.add_argument("--harmonize", action="store_true",
+                   help="learned harmonizer (seed 004) after the blend: evens out skin tone and seams")
+    p.add_argument("--harmonizer", metavar="WEIGHTS", help="harmonizer weights (default the shipped demo weights)")
     p.add_argument("--gd", action="store_true", help="rsgan engine: RSGAN-GD (face composed in the gradient domain)")
     p.add_argument("--set", dest="set_attrs", action="append", default=[], metavar="ATTR=VALUE",
                    help="rsgan engine: also set a face attribute, 0..1 (repeatable)")
@@ -73,6 +76,8 @@ def _cmd_swap(a: argparse.Namespace) -> int:
         kw["reference_threshold"] = a.reference_threshold
     if (a.gd or a.set_attrs or a.checkpoint) and a.engine != "rsgan":
         raise FaceweaveError("--gd, --set and --checkpoint need --engine rsgan")
+    if a.harmonize or a.harmonizer:
+        kw["harmonize"] = a.harmonizer or True
     if a.engine == "rsgan":
         from faceweave.apps.rsgan_ops import parse_assignments
 
@@ -188,7 +193,7 @@ _LAZY: dict[str, tuple[str, str, str, str]] = {
     "build-dataset": ("faceweave.data.cli", "add_build_dataset_args", "run_build_dataset",
                       "build RSGAN training samples (paper Fig. 3) from photos or CelebA"),
     "eval": ("faceweave.eval.cli", "add_eval_args", "run_eval", "score engines with RSGAN's Table 1 metrics"),
-    "train": ("faceweave.train.cli", "add_train_args", "run_train", "train a model (rsgan)"),
+    "train": ("faceweave.train.cli", "add_train_args", "run_train", "train a model (rsgan, harmonizer)"),
     "edit": ("faceweave.apps.cli", "add_edit_args", "run_edit", "edit attributes of a face with RSGAN"),
     "sample": ("faceweave.apps.cli", "add_sample_args", "run_sample", "random face or hair parts with RSGAN"),
     "interpolate": ("faceweave.apps.cli", "add_interpolate_args", "run_interpolate",

@@ -12,9 +12,17 @@ def add_train_args(parser: argparse.ArgumentParser) -> None:
 
     sub = parser.add_subparsers(dest="model", required=True, metavar="MODEL")
     add_train_rsgan_args(sub.add_parser("rsgan", help="train RSGAN (paper Algorithm A1)"))
+    from faceweave.train.harmonizer import add_train_harmonizer_args
+
+    add_train_harmonizer_args(sub.add_parser("harmonizer", help="train the seed-004 harmonizer GAN"))
 
 
 def run_train(args: argparse.Namespace) -> int:
+    if args.model == "harmonizer":
+        from faceweave.train import harmonizer
+
+        harmonizer.train(harmonizer.options_from_args(args))
+        return 0
     if args.model != "rsgan":
         raise FaceweaveError(f"unknown model '{args.model}'")
     from faceweave.train.rsgan import options_from_args, train

@@ -45,6 +45,7 @@ def swap_request(body: dict[str, Any]) -> bytes:
     opts: dict[str, Any] = {
         "engine": str(body.get("engine") or "warp"),
         "blend": str(body.get("blend") or "multiband"),
+        "harmonize": bool(body.get("harmonize")),
     }
     tf = body.get("target_face")
     if tf not in (None, ""):
