@@ -143,6 +143,16 @@ register(ModelCard(
     "attribute-edit fine-tune (model card: weights/rsgan_demo.md)",
 ))
 
+register(ModelCard(
+    name="harmonizer-demo",
+    package="faceweave (this package)",
+    module="faceweave",
+    file="weights/harmonizer_demo.safetensors",
+    licence="Apache-2.0; trained on public-domain, CC0, MIT and Pexels-licensed sample photos and clips",
+    sha256="0000000000000000000000000000000000000000000000000000000000000000",
+    purpose="seed-004 U-Net harmonizer demo weights (256 px, CPU-trained; model card: weights/harmonizer_demo.md)",
+))
+
 
 def get(name: str) -> ModelCard:
     try:

@@ -129,14 +129,14 @@ def disturb(img: np.ndarray, landmarks: np.ndarray, rng: np.random.Generator) ->
         yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
         t = ((xx - c[0]) * np.cos(ang) + (yy - c[1]) * np.sin(ang)) / max(size, 1.0)
         f = f * (1 + np.float32(rng.uniform(-0.5, 0.5)) * np.clip(t, -1, 1))[..., None]
-    if rng.random() < 0.5:
-        f = cv2.GaussianBlur(f, (0, 0), float(rng.uniform(0.5, 1.8)))
     if rng.random() < 0.3:
-        f = f + rng.normal(0, rng.uniform(0.005, 0.02), f.shape).astype(np.float32)
-    if rng.random() < 0.5:  # small warp: rotation, scale, shift about the face centre
-        angle, scale = float(rng.uniform(-3, 3)), float(rng.uniform(0.97, 1.03))
+        f = cv2.GaussianBlur(f, (0, 0), float(rng.uniform(0.4, 1.0)))
+    if rng.random() < 0.2:
+        f = f + rng.normal(0, rng.uniform(0.003, 0.012), f.shape).astype(np.float32)
+    if rng.random() < 0.3:  # small warp (≲ 1 % of the face): rotation, scale, shift about the face centre
+        angle, scale = float(rng.uniform(-1.0, 1.0)), float(rng.uniform(0.99, 1.01))
         a = cv2.getRotationMatrix2D((float(c[0]), float(c[1])), angle, scale)
-        a[:, 2] += rng.uniform(-0.015, 0.015, 2) * size
+        a[:, 2] += rng.uniform(-0.005, 0.005, 2) * size
         f = cv2.warpAffine(f, a, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
     return np.clip(f * 255 + 0.5, 0, 255).astype(np.uint8)
 

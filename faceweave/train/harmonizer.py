@@ -268,7 +268,7 @@ class HarmonizerTrainer:
             self.D.requires_grad_(True)
             v = float(total.detach())
             self.ema_g = v if self.ema_g is None else self.sched.ema * self.ema_g + (1 - self.sched.ema) * v
-            rec.update({k: float(t) for k, t in parts.items()}, g_total=v)
+            rec.update({k: float(t.detach()) for k, t in parts.items()}, g_total=v)
             done = self.ema_g < self.sched.tau_g or self.phase_steps + 1 >= self.sched.max_phase_g
         else:
             with torch.no_grad():
@@ -278,7 +278,7 @@ class HarmonizerTrainer:
             self.opt_d.zero_grad(set_to_none=True)
             loss.backward()
             self.opt_d.step()
-            v = float(loss)
+            v = float(loss.detach())
             self.ema_d = v if self.ema_d is None else self.sched.ema * self.ema_d + (1 - self.sched.ema) * v
             rec["adv_d"] = v
             done = self.ema_d < self.sched.tau_d or self.phase_steps + 1 >= self.sched.max_phase_d

@@ -56,8 +56,10 @@ class UNetGenerator(nn.Module):
         ŷ = clamp(x + gate(M) · (a ⊙ x + r), 0, 1),
 
     so the face's full-resolution detail passes through untouched (a per-pixel colour transform plus
-    a smooth correction). This is our reading of "U-Net" for a CPU budget; the seed's generator
-    redraws every pixel and, by the seed's own account, sometimes draws features that are not there.
+    a smooth correction). A small global-context branch (:func:`context_stats` → MLP) adds a
+    per-image (a, r) from the colour statistics inside the mask and around it. This is our reading
+    of "U-Net" for a CPU budget; the seed's generator redraws every pixel and, by the seed's own
+    account, sometimes draws features that are not there.
     """
 
     def __init__(self, config: HarmonizerConfig | None = None) -> None:
@@ -75,11 +77,15 @@ class UNetGenerator(nn.Module):
             self.up.append(ConvAct(prev + w[i - 1], w[i - 1]))
             prev = w[i - 1]
         self.head = nn.Conv2d(prev, 6, 3, padding=1)
-        nn.init.zeros_(self.head.weight)  # starts as the identity: ŷ = x
-        nn.init.zeros_(self.head.bias)
+        # global context: RGB mean / std inside the mask and in the ring around it → a per-image (a, r)
+        self.context = nn.Sequential(nn.Linear(18, 32), nn.LeakyReLU(0.2), nn.Linear(32, 6))
+        for layer in (self.head, self.context[2]):  # starts as the identity: ŷ = x
+            nn.init.zeros_(layer.weight)
+            nn.init.zeros_(layer.bias)
 
-    def fields(self, x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def fields(self, x: torch.Tensor, mask: torch.Tensor, gate: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The gain ``a`` and residual ``r`` fields at full resolution ([B, 3, H, W] each)."""
+        ctx = self.context(context_stats(x, mask, gate))[:, :, None, None]
         h = torch.cat([x, mask], 1)
         skips = []
         for d in self.down:
@@ -89,14 +95,33 @@ class UNetGenerator(nn.Module):
         for u, s in zip(self.up, reversed(skips[:-1]), strict=True):
             h = F.interpolate(h, size=s.shape[-2:], mode="bilinear", align_corners=False)
             h = u(torch.cat([h, s], 1))
-        f = F.interpolate(self.head(h), size=x.shape[-2:], mode="bilinear", align_corners=False)
+        f = F.interpolate(self.head(h) + ctx, size=x.shape[-2:], mode="bilinear", align_corners=False)
         return f[:, :3], f[:, 3:]
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor, gate: torch.Tensor | None = None) -> torch.Tensor:
         """``x`` [B, 3, H, W] in [0, 1]; ``mask`` [B, 1, H, W]; ``gate`` (default :func:`mask_gate`)."""
         g = mask_gate(mask) if gate is None else gate
-        a, r = self.fields(x, mask)
+        a, r = self.fields(x, mask, g)
         return (x + g * (a * x + r)).clamp(0, 1)
+
+
+def context_stats(x: torch.Tensor, mask: torch.Tensor, gate: torch.Tensor) -> torch.Tensor:
+    """[B, 18]: per-channel mean and std of ``x`` inside the mask and in the ring (gate − mask) around it,
+    and the log ratios of the two means and of the two standard deviations.
+
+    What the face's colour is and what the skin around it says it should be: the statistics a colour
+    transfer would match, given to the network directly so it need not learn them from a small
+    receptive field.
+    """
+    out = []
+    for w in (mask, (gate - mask).clamp(0, 1)):
+        n = w.flatten(1).sum(1).clamp_min(1.0)[:, None]
+        mean = (x * w).flatten(2).sum(2) / n
+        var = ((x - mean[:, :, None, None]) ** 2 * w).flatten(2).sum(2) / n
+        out += [mean, var.clamp_min(1e-8).sqrt()]
+    for i in (0, 1):  # log(μ_in / μ_ring), log(σ_in / σ_ring)
+        out.append(torch.log(out[i].clamp_min(1e-3)) - torch.log(out[i + 2].clamp_min(1e-3)))
+    return torch.cat(out, 1)
 
 
 def mask_gate(mask: torch.Tensor, grow: float = 0.06) -> torch.Tensor:
