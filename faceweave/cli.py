@@ -52,7 +52,7 @@ def _add_swap(sub: argparse._SubParsersAction) -> None:
                    help="target face index or 'all' (default largest)")
     p.add_argument("--reference", metavar="PHOTO", help="replace only the target faces of this person")
     p.add_argument("--reference-threshold", type=float, default=None, metavar="D",
-                   help="identity distance for --reference (default 0.12)")
+                   help="identity distance (2 − 2·cosine of the 512-D embeddings) for --reference (default 1.2)")
     p.add_argument("--no-colour", action="store_true", help="skip colour transfer")
     p.add_argument("--no-keep-mouth", action="store_true", help="do not keep the target's open-mouth interior")
     p.add_argument("--harmonize", action="store_true",
@@ -160,6 +160,8 @@ def _cmd_models(a: argparse.Namespace) -> int:
     _out(" | ".join(cols))
     for r in rows:
         _out(" | ".join(str(r[c]) for c in cols))
+        if r.get("notes"):
+            _out(f"    note: {r['notes']}")
     if a.verify and any(r["status"] != "ok" for r in rows):
         return 1
     return 0

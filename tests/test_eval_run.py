@@ -106,6 +106,11 @@ def test_report_json_content(report_dir: Path) -> None:
         assert 0 < s["swap2_abs"]["mean"] < 0.1 and 0.8 < s["swap2_msssim"]["mean"] <= 1.0
         assert s["recon_abs"]["n"] == 0 and e["reconstruction_skipped"]
         assert s["ms_per_swap"]["mean"] > 0
+        # the converted nets' columns: scored on every pair that produced an output
+        for key in ("id_source_512", "id_source_192", "pose_error_net"):
+            assert s[key]["n"] == s["succeeded"], key
+        assert 0 < s["id_source_512"]["mean"] < 2.5 and 0 < s["id_source_192"]["mean"] < 2.5
+        assert not any("nets" in m for m in e["metric_errors"])
 
 
 def test_known_answers_of_a_do_nothing_engine(report_dir: Path) -> None:
@@ -113,6 +118,8 @@ def test_known_answers_of_a_do_nothing_engine(report_dir: Path) -> None:
     s = rep["engines"]["test-unchanged"]["summary"]
     assert s["swap2_abs"]["mean"] == 0.0 and s["swap2_msssim"]["mean"] == pytest.approx(1.0)
     assert s["id_target"]["mean"] == pytest.approx(0.0, abs=1e-3)  # the "swap" is the target itself
+    assert s["pose_error_net"]["mean"] < 1.0  # only landmark re-fit noise moves the crop
+    assert s["id_source_512"]["mean"] > 0.5  # target vs a different person's source
     assert s["retrieval"] == 0.0
     assert s["recon_abs"]["mean"] == 0.0 and s["recon_msssim"]["mean"] == pytest.approx(1.0)
     broken = rep["engines"]["test-broken"]

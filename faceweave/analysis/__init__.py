@@ -36,12 +36,14 @@ def analyze(
     scale = min(1.0, max_side / max(h, w))
     small = rgb if scale == 1.0 else cv2.resize(rgb, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
     faces: list[Face] = []
+    small_landmarks: list[np.ndarray] = []
     for det in detect_faces(small):
         if max_faces is not None and len(faces) >= max_faces:
             break
         lm = landmarks_68(small, det.box)
         m = dense_mesh(small, det.box) if mesh else None
         emb = embedding(small, lm, det.box) if identity else None
+        small_landmarks.append(lm)
         inv = 1.0 / scale
         faces.append(
             Face(
@@ -54,5 +56,10 @@ def analyze(
                 embedding=emb,
             )
         )
+    if identity and faces:
+        from faceweave.nets.infer import identity_embeddings  # torch: imported only when embeddings are wanted
+
+        for f, e in zip(faces, identity_embeddings(small, np.stack(small_landmarks)), strict=True):
+            f.embedding512 = e
     log.debug("analyze: %d faces in %dx%d image", len(faces), w, h)
     return faces

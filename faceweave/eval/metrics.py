@@ -252,6 +252,22 @@ def pose_difference(a: tuple[float, float, float], b: tuple[float, float, float]
 # ---------------------------------------------------------------------------------------------- summary
 
 
+def net_scores(rgb: np.ndarray, landmarks: np.ndarray, with_512: bool = False) -> tuple[np.ndarray, ...]:
+    """The frozen nets' view of one face: ([512-D embedding,] 192-D embedding, (3,) Hopenet yaw/pitch/roll °).
+
+    The 512-D net is the one learned engines may train with; the 192-D MobileFaceNet and dlib stay
+    independent judges (DESIGN.md §3). Pose error follows FaceShifter: the L2 distance between the
+    (yaw, pitch, roll) vectors of swap and target, here from the Hopenet pose net.
+    """
+    from faceweave.nets.infer import head_pose, identity_embeddings
+
+    e192 = identity_embeddings(rgb, landmarks, "mobilefacenet192")[0]
+    pose = head_pose(rgb, landmarks)[0]
+    if with_512:
+        return identity_embeddings(rgb, landmarks, "identity512")[0], e192, pose
+    return e192, pose
+
+
 def success_rate(succeeded: int, attempted: int) -> float:
     """Pairs that produced an output / pairs attempted (NaN when nothing was attempted)."""
     return float(succeeded) / attempted if attempted else float("nan")

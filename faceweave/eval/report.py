@@ -40,6 +40,9 @@ EXTRA_COLUMNS: tuple[tuple[str, str], ...] = (
     ("yaw_diff", "Δ yaw ° (abs)"),
     ("pitch_diff", "Δ pitch ° (abs)"),
     ("roll_diff", "Δ roll ° (abs)"),
+    ("pose_error_net", "Pose error ° (Hopenet)"),
+    ("id_source_512", "Id. dist. to source, 512-D"),
+    ("id_source_192", "Id. dist. to source, MFN-192"),
     ("ms_per_swap", "ms / swap"),
 )
 
@@ -72,7 +75,7 @@ def extra_table(report: dict[str, object]) -> str:
         s: dict[str, object] = e["summary"]  # type: ignore[assignment]
         cells = [name]
         for k, _ in EXTRA_COLUMNS:
-            cells.append(_fmt(s.get(k), 1 if k != "id_target" else 3))  # type: ignore[arg-type]
+            cells.append(_fmt(s.get(k), 3 if k.startswith("id_") else 1))  # type: ignore[arg-type]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -104,6 +107,10 @@ def markdown_report(report: dict[str, object], files: dict[str, str]) -> str:
         extra_table(report),
         "",
         "Pose: yaw/pitch/roll by `cv2.solvePnP` on the 68 landmarks (generic 3-D face), swap vs target. "
+        "Pose error (FaceShifter's protocol): L2 distance between the (yaw, pitch, roll) of swap and target "
+        "by the Hopenet pose net (`faceweave.nets`). Id. dist. 512-D / MFN-192: the same distance as Table 1 "
+        "on the two converted identity nets (ArcFace-aligned 112 px crops); the 512-D net may be a training "
+        "loss of learned engines, so read it next to dlib and MFN-192. "
         "ms / swap: the engine call only (analysis excluded), 1 process on this machine.",
         "",
     ]

@@ -61,6 +61,9 @@ METRICS: dict[str, tuple[str, bool]] = {
     "yaw_diff": ("|Δ yaw| (deg)", True),
     "pitch_diff": ("|Δ pitch| (deg)", True),
     "roll_diff": ("|Δ roll| (deg)", True),
+    "id_source_512": ("Identity distance to source, 512-D net", True),
+    "id_source_192": ("Identity distance to source, MobileFaceNet-192", True),
+    "pose_error_net": ("Pose error (deg), Hopenet", True),
     "ms_per_swap": ("ms per swap", True),
 }
 
@@ -76,6 +79,8 @@ class Photo:
     identity: str = ""
     error: str | None = None
     pose: tuple[float, float, float] | None = None
+    pose_net: np.ndarray | None = None  # (3,) yaw, pitch, roll by the Hopenet pose net
+    embedding192: np.ndarray | None = None  # MobileFaceNet-192 (the 512-D one is face.embedding512)
 
 
 @dataclass
@@ -96,6 +101,9 @@ class PairResult:
     yaw_diff: float | None = None
     pitch_diff: float | None = None
     roll_diff: float | None = None
+    id_source_512: float | None = None  # same distance as id_source, on the faceweave.nets embeddings
+    id_source_192: float | None = None
+    pose_error_net: float | None = None  # ‖(yaw, pitch, roll)_swap − (…)_target‖₂ by the pose net (FaceShifter)
     swap2_abs: float | None = None
     swap2_msssim: float | None = None
 
@@ -147,6 +155,7 @@ def load_photos(paths: Sequence[Path], *, mesh: bool, desc: str = "analyse") -> 
                 ph.face = faces[0]
                 h, w = ph.rgb.shape[:2]
                 ph.pose = M.head_pose(ph.face.landmarks, (w, h))
+                ph.embedding192, ph.pose_net = M.net_scores(ph.rgb, ph.face.landmarks)
         except Exception as e:  # noqa: BLE001 - recorded, not fatal
             ph.error = f"{type(e).__name__}: {e}"
         if ph.error:
@@ -262,6 +271,16 @@ def evaluate_pair(
         r.yaw_diff, r.pitch_diff, r.roll_diff = M.pose_difference(pose_res, pose_tgt)
     except Exception as e:  # noqa: BLE001
         r.metric_errors["pose"] = _reason(e)
+    try:
+        e512, e192, pose = M.net_scores(result, res_lm, with_512=True)
+        if src.face.embedding512 is not None:
+            r.id_source_512 = M.identity_distance(e512, src.face.embedding512)
+        if src.embedding192 is not None:
+            r.id_source_192 = M.identity_distance(e192, src.embedding192)
+        if tgt.pose_net is not None:
+            r.pose_error_net = float(np.linalg.norm(pose - tgt.pose_net))
+    except Exception as e:  # noqa: BLE001
+        r.metric_errors["nets"] = _reason(e)
 
     try:
         if engine.needs_mesh and res_face.mesh is None:
