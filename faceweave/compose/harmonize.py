@@ -102,9 +102,9 @@ def paste_delta(image: np.ndarray, delta: np.ndarray, gate: np.ndarray, box: tup
     x1, y1 = min(int(np.ceil(cx + side / 2)) + 1, w), min(int(np.ceil(cy + side / 2)) + 1, h)
     if x1 <= x0 or y1 <= y0:
         return image.copy()
-    inv_local = inv.copy()
-    inv_local[:, 2] += inv[:, 0] * x0 + inv[:, 1] * y0  # pixel (x, y) of the sub-image → crop coords
-    fwd = cv2.invertAffineTransform(inv_local)
+    fwd = inv.copy()  # crop coordinates → coordinates of the sub-image at (x0, y0)
+    fwd[0, 2] -= x0
+    fwd[1, 2] -= y0
     d = cv2.warpAffine(delta.astype(np.float32), fwd, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR,
                        borderMode=cv2.BORDER_CONSTANT, borderValue=0)
     g = cv2.warpAffine(gate.astype(np.float32), fwd, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR,

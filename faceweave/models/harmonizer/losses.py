@@ -40,7 +40,7 @@ class HarmonizerLossWeights:
     pix: float = 10.0  # λ_pix (H2)
     pix_inside: float = 0.05  # λ_in inside H2: the seed's "small L2 inside"
     moment: float = 1.0  # λ_mom (H3)
-    embed: float = 1.0  # λ_emb (H4); 0 when no embedding network is given
+    embed: float = 20.0  # λ_emb (H4); no effect without an embedding network (--embed none)
     gt: float = 20.0  # λ_gt (H5, ours)
 
 
