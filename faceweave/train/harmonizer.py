@@ -263,6 +263,7 @@ class HarmonizerTrainer:
         self.opt_g = torch.optim.Adam(self.G.parameters(), lr=opts.lr, betas=(0.5, 0.999))
         self.opt_d = torch.optim.Adam(self.D.parameters(), lr=opts.lr, betas=(0.5, 0.999))
         self.history = HistoryBuffer(self.sched.history)
+        self.clip = 1.0  # gradient-norm clip of G (ours: a single outlier batch once wrecked a demo run)
         self.gen = torch.Generator().manual_seed(opts.seed + 1)
         self.step = 0
         self.phase = "G"
@@ -273,7 +274,7 @@ class HarmonizerTrainer:
     def generator_losses(self, b: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         x, m, y = b["x"], b["m"], b["y"]
         gate = mask_gate(m)
-        out = self.G(x, m, gate)
+        out = self.G(x, m, gate, clamp=False)
         parts = {
             "adv_g": L.g_adversarial_loss(self.D(out, m)),
             "pix": L.pixel_loss(out, x, m, self.w.pix_inside),
@@ -293,6 +294,7 @@ class HarmonizerTrainer:
             total, parts = self.generator_losses(b)
             self.opt_g.zero_grad(set_to_none=True)
             total.backward()
+            torch.nn.utils.clip_grad_norm_(self.G.parameters(), self.clip)
             self.opt_g.step()
             self.D.requires_grad_(True)
             v = float(total.detach())
@@ -341,6 +343,9 @@ class HarmonizerTrainer:
         s = c.trainer_state
         self.opt_g.load_state_dict(s["opt_g"])
         self.opt_d.load_state_dict(s["opt_d"])
+        for opt in (self.opt_g, self.opt_d):  # --lr of this run wins over the checkpoint's
+            for group in opt.param_groups:
+                group["lr"] = self.opts.lr
         self.phase, self.phase_steps = str(s["phase"]), int(s["phase_steps"])
         self.ema_g = None if s["ema_g"] < 0 else float(s["ema_g"])
         self.ema_d = None if s["ema_d"] < 0 else float(s["ema_d"])

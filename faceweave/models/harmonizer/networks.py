@@ -53,7 +53,7 @@ class UNetGenerator(nn.Module):
     resolution, outputs 6 channels: a per-pixel colour gain ``a`` and a residual ``r``; both are
     upsampled bilinearly and applied at full resolution,
 
-        ŷ = clamp(x + gate(M) · (a ⊙ x + r), 0, 1),
+        ŷ = clamp(x + gate(M) · (½tanh(a) ⊙ x + ½tanh(r)), 0, 1),
 
     so the face's full-resolution detail passes through untouched (a per-pixel colour transform plus
     a smooth correction). A small global-context branch (:func:`context_stats` → MLP) adds a
@@ -98,11 +98,18 @@ class UNetGenerator(nn.Module):
         f = F.interpolate(self.head(h) + ctx, size=x.shape[-2:], mode="bilinear", align_corners=False)
         return f[:, :3], f[:, 3:]
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor, gate: torch.Tensor | None = None) -> torch.Tensor:
-        """``x`` [B, 3, H, W] in [0, 1]; ``mask`` [B, 1, H, W]; ``gate`` (default :func:`mask_gate`)."""
+    def forward(self, x: torch.Tensor, mask: torch.Tensor, gate: torch.Tensor | None = None,
+                clamp: bool = True) -> torch.Tensor:
+        """``x`` [B, 3, H, W] in [0, 1]; ``mask`` [B, 1, H, W]; ``gate`` (default :func:`mask_gate`).
+
+        The gain and residual are bounded (``0.5·tanh``), so one bad step cannot push the output far out
+        of range; ``clamp=False`` (training) skips the final clamp to [0, 1], whose zero gradient would
+        otherwise trap saturated pixels.
+        """
         g = mask_gate(mask) if gate is None else gate
         a, r = self.fields(x, mask, g)
-        return (x + g * (a * x + r)).clamp(0, 1)
+        out = x + g * (0.5 * torch.tanh(a) * x + 0.5 * torch.tanh(r))
+        return out.clamp(0, 1) if clamp else out
 
 
 def context_stats(x: torch.Tensor, mask: torch.Tensor, gate: torch.Tensor) -> torch.Tensor:
