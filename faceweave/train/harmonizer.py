@@ -382,14 +382,19 @@ def train(opts: TrainOptions) -> TrainResult:
     random.seed(opts.seed)
     np.random.seed(opts.seed)
     torch.manual_seed(opts.seed)
-    run.mkdir(parents=True, exist_ok=True)
     cache = run / "data_cache.npz"
+    if not cache.is_file():  # check the inputs before creating anything
+        list_photos(opts.photos, tuple(opts.exclude))
+        for v in opts.frames:
+            if not Path(v).is_file():
+                raise FaceweaveError(f"--frames {v}: no such file")
     if cache.is_file():
         patches, reals, sources = load_cache(cache)
     else:
         patches, reals, sources = build_cache(opts, config.image_size)
         if not patches:
             raise FaceweaveError(f"--photos {opts.photos}: no face found in any photo or frame")
+        run.mkdir(parents=True, exist_ok=True)
         save_cache(cache, patches, reals, sources)
     ds = HarmonizerDataset(patches, reals, config.image_size, real_fraction=opts.real_fraction, seed=opts.seed)
     trainer = HarmonizerTrainer(config, opts, build_embedder(opts.embed))
