@@ -429,7 +429,7 @@ def train(opts: TrainOptions) -> TrainResult:
                 rec = trainer.train_step(b)
                 step = trainer.step
                 if step % opts.log_every == 0 or step == 1:
-                    logger.scalars(step, rec)
+                    logger.scalars(step, dict(rec, cpu_min=time.process_time() / 60))  # this process's CPU time
                 logger.progress(step, {k: v for k, v in rec.items() if k in ("gt", "adv_g", "adv_d")})
                 if step % opts.image_every == 0:
                     with torch.no_grad():
