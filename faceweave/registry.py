@@ -203,7 +203,7 @@ register(ModelCard(
     module="faceweave",
     file="weights/harmonizer_demo.safetensors",
     licence="Apache-2.0; trained on public-domain, CC0, MIT and Pexels-licensed sample photos and clips",
-    sha256="0000000000000000000000000000000000000000000000000000000000000000",
+    sha256="e88bb2728202d144df5d9fe925af73bc71a80a7245d17c4f04c74499290b7710",
     purpose="seed-004 U-Net harmonizer demo weights (256 px, CPU-trained; model card: weights/harmonizer_demo.md)",
 ))
 
