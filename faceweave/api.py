@@ -147,6 +147,7 @@ def swap_picture(
     if blend not in BLEND_MODES:
         raise FaceweaveError(f"unknown blend '{blend}' (choose from {', '.join(BLEND_MODES)})")
     eng = get_engine(engine)
+    harmonizer = _harmonizer(harmonize)  # a bad weights file fails before any analysis
     src = as_picture(source)
     dst = as_picture(target)
     need_id = reference is not None
@@ -156,7 +157,6 @@ def swap_picture(
     dst_faces = _analyze(dst.rgb, mesh=eng.needs_mesh, identity=need_id)
     chosen = select_targets(dst_faces, dst, target_face, ref_face, reference_threshold)
     opts = SwapOptions(blend=blend, colour_transfer=colour_transfer, keep_mouth=keep_mouth, extra=dict(extra))  # type: ignore[arg-type]
-    harmonizer = _harmonizer(harmonize)
     out = dst.rgb
     for tf in chosen:
         out = _harmonized(harmonizer, out, eng.swap_face(src.rgb, sf, out, tf, opts))
