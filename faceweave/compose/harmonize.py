@@ -44,10 +44,17 @@ def composite_mask(before: np.ndarray, after: np.ndarray, min_change: int = 1) -
     """
     if before.shape != after.shape:
         raise FaceweaveError(f"before {before.shape} and after {after.shape} images differ in shape")
-    diff = np.abs(before.astype(np.int16) - after.astype(np.int16)).max(axis=2) >= min_change
-    m = diff.astype(np.uint8)
-    if not m.any():
-        return np.zeros(m.shape, np.float32)
+    c0, c1, c2 = cv2.split(cv2.absdiff(before, after))
+    diff = (cv2.max(cv2.max(c0, c1), c2) >= min_change).view(np.uint8)
+    out = np.zeros(diff.shape, np.float32)
+    bx, by, bw, bh = cv2.boundingRect(diff)
+    if bw == 0 or bh == 0:
+        return out
+    # work on the changed region's bounding box (plus room for closing and feathering) only
+    pad = int(0.1 * max(bw, bh)) + 4
+    y0, y1 = max(by - pad, 0), min(by + bh + pad, diff.shape[0])
+    x0, x1 = max(bx - pad, 0), min(bx + bw + pad, diff.shape[1])
+    m = diff[y0:y1, x0:x1].copy()
     n, lab, stats, _ = cv2.connectedComponentsWithStats(m, connectivity=8)
     big = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
     m = (lab == big).astype(np.uint8)
@@ -59,15 +66,16 @@ def composite_mask(before: np.ndarray, after: np.ndarray, min_change: int = 1) -
     filled = np.zeros_like(m)
     cv2.drawContours(filled, contours, -1, 1, thickness=cv2.FILLED)
     sigma = max(0.01 * size, 0.5)
-    return np.clip(cv2.GaussianBlur(filled.astype(np.float32), (0, 0), sigma), 0, 1)
+    out[y0:y1, x0:x1] = np.clip(cv2.GaussianBlur(filled.astype(np.float32), (0, 0), sigma), 0, 1)
+    return out
 
 
 def crop_box(mask: np.ndarray, scale: float = CROP_SCALE) -> tuple[float, float, float]:
     """(cx, cy, side) of the square crop around the mask's bounding box (may reach past the image)."""
-    ys, xs = np.nonzero(mask > 0.01)
-    if len(xs) == 0:
+    bx, by, bw, bh = cv2.boundingRect((mask > 0.01).view(np.uint8))
+    if bw == 0 or bh == 0:
         raise FaceweaveError("empty face mask: nothing to harmonize")
-    x0, x1, y0, y1 = xs.min(), xs.max() + 1, ys.min(), ys.max() + 1
+    x0, x1, y0, y1 = bx, bx + bw, by, by + bh
     side = scale * max(x1 - x0, y1 - y0, 8)
     return (x0 + x1) / 2.0, (y0 + y1) / 2.0, float(side)
 
@@ -81,11 +89,22 @@ def _affine(box: tuple[float, float, float], size: int) -> np.ndarray:
 def crop(image: np.ndarray, box: tuple[float, float, float], size: int) -> np.ndarray:
     """The square ``box`` of ``image`` resampled to ``size``×``size`` (area-like when shrinking; edges replicated)."""
     a = _affine(box, size)
-    src = image
     shrink = size / box[2]
-    if shrink < 0.5:  # prefilter so the resampling does not alias
-        src = cv2.GaussianBlur(image, (0, 0), 0.5 / shrink)
-    return cv2.warpAffine(src, a, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    if shrink >= 0.5:
+        return cv2.warpAffine(image, a, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    # prefilter so the resampling does not alias — on the box's neighbourhood only
+    sigma = 0.5 / shrink
+    cx, cy, side = box
+    pad = int(3 * sigma) + 2
+    h, w = image.shape[:2]
+    x0, y0 = max(int(cx - side / 2) - pad, 0), max(int(cy - side / 2) - pad, 0)
+    x1, y1 = min(int(cx + side / 2) + pad + 1, w), min(int(cy + side / 2) + pad + 1, h)
+    if x1 - x0 < 2 or y1 - y0 < 2:
+        x0, y0, x1, y1 = 0, 0, w, h
+    sub = cv2.GaussianBlur(image[y0:y1, x0:x1], (0, 0), sigma)
+    a = a.copy()
+    a[:, 2] += a[:, 0] * x0 + a[:, 1] * y0  # sub-image pixel (u, v) is image pixel (u + x0, v + y0)
+    return cv2.warpAffine(sub, a, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
 def paste_delta(image: np.ndarray, delta: np.ndarray, gate: np.ndarray, box: tuple[float, float, float]) -> np.ndarray:
@@ -135,10 +154,11 @@ def harmonize_face(
     changed (or the face is too small to matter) ``after`` is returned as it is.
     """
     m = composite_mask(before, after) if mask is None else mask.astype(np.float32)
-    if m.max() <= 0.01:
-        return after
     size = model.config.image_size
-    box = crop_box(m)
+    try:
+        box = crop_box(m)
+    except FaceweaveError:  # nothing changed: nothing to harmonize
+        return after
     x = crop(after, box, size)
     mc = cv2.warpAffine(m, _affine(box, size), (size, size), flags=cv2.INTER_LINEAR,
                         borderMode=cv2.BORDER_CONSTANT, borderValue=0)
