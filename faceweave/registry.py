@@ -203,7 +203,7 @@ register(ModelCard(
     module="faceweave",
     file="weights/harmonizer_demo.safetensors",
     licence="Apache-2.0; trained on public-domain, CC0, MIT and Pexels-licensed sample photos and clips",
-    sha256="e88bb2728202d144df5d9fe925af73bc71a80a7245d17c4f04c74499290b7710",
+    sha256="0a236c56f91a7c53d2a7a593e41d4457281a9d740117e71aca8395153c4cbaa7",
     purpose="seed-004 U-Net harmonizer demo weights (256 px, CPU-trained; model card: weights/harmonizer_demo.md)",
 ))
 
