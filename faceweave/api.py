@@ -129,6 +129,24 @@ def select_targets(
     return [faces[int(selection)]]
 
 
+def _harmonizer(harmonize: bool | str | os.PathLike[str]) -> object | None:
+    """The harmonizer generator for ``harmonize`` (True: the shipped demo weights; a path: those weights)."""
+    if harmonize is False or harmonize is None:
+        return None
+    from faceweave.compose.harmonize import load_harmonizer
+
+    return load_harmonizer(None if harmonize is True else harmonize)
+
+
+def _harmonized(model: object | None, before: np.ndarray, after: np.ndarray) -> np.ndarray:
+    """The seed-004 harmonizer compose step on one swapped face (identity when ``model`` is None)."""
+    if model is None:
+        return after
+    from faceweave.compose.harmonize import harmonize_face
+
+    return harmonize_face(before, after, model)  # type: ignore[arg-type]
+
+
 def swap_picture(
     source: ImageLike | None,
     target: ImageLike,
@@ -141,12 +159,14 @@ def swap_picture(
     blend: str = "multiband",
     colour_transfer: bool = True,
     keep_mouth: bool = True,
+    harmonize: bool | str | os.PathLike[str] = False,
     **extra: object,
 ) -> SwapResult:
     """Like :func:`swap` but returns the :class:`Picture` (alpha kept) and the replaced face indices."""
     if blend not in BLEND_MODES:
         raise FaceweaveError(f"unknown blend '{blend}' (choose from {', '.join(BLEND_MODES)})")
     eng = get_engine(engine)
+    harmonizer = _harmonizer(harmonize)  # a bad weights file fails before any analysis
     src, sf = _source(eng, source, source_face)
     dst = as_picture(target)
     need_id = reference is not None
@@ -156,7 +176,7 @@ def swap_picture(
     opts = SwapOptions(blend=blend, colour_transfer=colour_transfer, keep_mouth=keep_mouth, extra=dict(extra))  # type: ignore[arg-type]
     out = dst.rgb
     for tf in chosen:
-        out = eng.swap_face(None if src is None else src.rgb, sf, out, tf, opts)  # type: ignore[arg-type]
+        out = _harmonized(harmonizer, out, eng.swap_face(None if src is None else src.rgb, sf, out, tf, opts))  # type: ignore[arg-type]
     if dst.info.get("grayscale"):
         g = cv2.cvtColor(out, cv2.COLOR_RGB2GRAY)
         out = np.repeat(g[..., None], 3, axis=2)
@@ -181,6 +201,7 @@ def swap_video(
     on_frame: Callable[[int, int | None], None] | None = None,
     workers: int = 2,
     detect_every: int = 12,
+    harmonize: bool | str | os.PathLike[str] = False,
     **extra: object,
 ) -> dict[str, int]:
     """Swap the source face into every frame of a clip; the audio is kept. Returns frame counts.
@@ -225,6 +246,9 @@ def swap_video(
         follower=TargetFollower(target_face, ref_face, reference_threshold),
         tracker=FaceTracker(identity=ref_face is not None, detect_every=detect_every, fps=info.fps),
     )
+    harmonizer = _harmonizer(harmonize)
+    if harmonizer is not None:
+        swapper.finish = lambda before, after: _harmonized(harmonizer, before, after)
     if not getattr(eng, "thread_safe", True):
         workers = 1
 
@@ -260,7 +284,8 @@ def swap(source: ImageLike, target: ImageLike, **options: object) -> np.ndarray:
     Options: ``engine`` (``"warp"`` default; see ``faceweave.engines.engine_names()``),
     ``source_face`` (index, default the largest), ``target_face`` (index, ``"all"``, default the
     largest), ``reference`` (a photo: replace only the target faces of that identity), ``blend``
-    (``"multiband"`` default, ``"alpha"``, ``"poisson"``), ``colour_transfer``, ``keep_mouth``.
+    (``"multiband"`` default, ``"alpha"``, ``"poisson"``), ``colour_transfer``, ``keep_mouth``,
+    ``harmonize`` (True: the learned harmonizer of seed 004 after the blend; or a weights path).
     """
     res = swap_picture(source, target, **options)  # type: ignore[arg-type]
     p = res.picture

@@ -67,6 +67,9 @@ def _add_swap(sub: argparse._SubParsersAction, wanted: str | None = None) -> Non
             add = getattr(cls, "add_cli_arguments", None)
             if add is not None:
                 add(p.add_argument_group(f"{name} engine"))
+    p.add_argument("--harmonize", action="store_true",
+                   help="learned harmonizer (seed 004) after the blend: evens out skin tone and seams")
+    p.add_argument("--harmonizer", metavar="WEIGHTS", help="harmonizer weights (default the shipped demo weights)")
     p.set_defaults(func=_cmd_swap)
 
 
@@ -96,6 +99,8 @@ def _cmd_swap(a: argparse.Namespace) -> int:
         kw["reference_threshold"] = a.reference_threshold
     kw.update(_engine_options(a))
     from faceweave.engines.base import engine_classes
+    if a.harmonize or a.harmonizer:
+        kw["harmonize"] = a.harmonizer or True
 
     if a.checkpoint:
         learned = sorted(n for n, c in engine_classes().items() if getattr(c, "learned", False))
@@ -303,7 +308,7 @@ _LAZY: dict[str, tuple[str, str, str, str]] = {
     "build-dataset": ("faceweave.data.cli", "add_build_dataset_args", "run_build_dataset",
                       "build RSGAN training samples (paper Fig. 3) from photos or CelebA"),
     "eval": ("faceweave.eval.cli", "add_eval_args", "run_eval", "score engines with RSGAN's Table 1 metrics"),
-    "train": ("faceweave.train.cli", "add_train_args", "run_train", "train a model (rsgan, aei)"),
+    "train": ("faceweave.train.cli", "add_train_args", "run_train", "train a model (rsgan, aei, person, harmonizer)"),
     "edit": ("faceweave.pipelines.rsgan.cli", "add_edit_args", "run_edit", "edit attributes of a face with RSGAN"),
     "sample": ("faceweave.pipelines.rsgan.cli", "add_sample_args", "run_sample",
                "random face or hair parts with RSGAN"),

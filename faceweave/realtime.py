@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -76,6 +77,7 @@ class FrameSwapper:
     frames: int = 0
     swapped: int = 0
     faces_seen: int = 0
+    finish: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None  # (before, after) → after, e.g. harmonize
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def analyse(self, rgb: np.ndarray, index: int = 0) -> list[TrackedFace]:
@@ -88,7 +90,8 @@ class FrameSwapper:
         out = rgb
         for tf in chosen:
             try:
-                out = self.engine.swap_face(self.source, self.source_face, out, tf, self.options)
+                new = self.engine.swap_face(self.source, self.source_face, out, tf, self.options)
+                out = new if self.finish is None else self.finish(out, new)
             except FaceweaveError as e:
                 log.info("frame %d: face %d not swapped (%s)", index, tf.index, e)
         if out is not rgb:

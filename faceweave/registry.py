@@ -227,6 +227,15 @@ register(ModelCard(
     notes=_NPM_NOTE.format(pkg=_FACEPLUGIN, member="package/model/fr_expression.onnx",
                            sha="88959314d9dc14d6c968cca31dc068e4350bf1944154e3bdd2eece5d0f318d05"),
 ))
+register(ModelCard(
+    name="harmonizer-demo",
+    package="faceweave (this package)",
+    module="faceweave",
+    file="weights/harmonizer_demo.safetensors",
+    licence="Apache-2.0; trained on public-domain, CC0, MIT and Pexels-licensed sample photos and clips",
+    sha256="0a236c56f91a7c53d2a7a593e41d4457281a9d740117e71aca8395153c4cbaa7",
+    purpose="seed-004 U-Net harmonizer demo weights (256 px, CPU-trained; model card: weights/harmonizer_demo.md)",
+))
 
 register(ModelCard(
     name="aei-demo",

@@ -5,7 +5,8 @@ templates and similarity transforms) → nets → analysis → models → compos
 api (and eval) → cli / web / demo; a module may import its own layer or any layer below it. The frozen
 networks sit below the rest of analysis because analysis uses them (``Face.embedding512``, tracking).
 ``errors``, ``registry`` and ``choices`` are the ground every layer stands on. Training (``data``,
-``train``) stands beside inference: it may import any inference layer up to ``compose``, and no
+``train``) stands beside inference: it may import any inference layer up to ``engines`` (the
+harmonizer's training data are real composites made by the warp and delaunay engines), and no
 inference module imports it. The command-line module of a feature (``data/cli.py``, ``train/cli.py``,
 ``eval/cli.py``, ``pipelines/rsgan/cli.py``) belongs to the CLI layer. There are no import cycles, counting
 imports inside functions too; the one exception is the lazy ``faceweave.__getattr__`` facade
@@ -36,7 +37,7 @@ INFERENCE = [
     ("cli", ("faceweave.cli", "faceweave.web", "faceweave.demo")),
 ]
 TRAINING = ("faceweave.data", "faceweave.train")
-TRAINING_MAY_USE = "compose"  # the highest inference layer training code may import
+TRAINING_MAY_USE = "engines"  # the highest inference layer training code may import
 RANK = {name: i for i, (name, _) in enumerate(INFERENCE)}
 FACADE = ("faceweave", "faceweave.api")  # the lazy __getattr__ of faceweave/__init__.py
 

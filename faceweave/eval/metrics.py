@@ -294,3 +294,67 @@ def expression_difference(a: np.ndarray, b: np.ndarray) -> float:
 
     (ea, ma), (eb, mb) = ratios(a), ratios(b)
     return abs(ea - eb) + abs(ma - mb)
+
+
+# --------------------------------------------------------------------------- colour error and seams
+def rgb_to_lab(rgb: np.ndarray) -> np.ndarray:
+    """sRGB uint8 (or float in [0, 1]) → CIE L*a*b* (D65), float64, L in [0, 100]."""
+    f = rgb.astype(np.float32) / 255.0 if rgb.dtype == np.uint8 else rgb.astype(np.float32)
+    return cv2.cvtColor(f, cv2.COLOR_RGB2Lab).astype(np.float64)
+
+
+def ciede2000(lab1: np.ndarray, lab2: np.ndarray) -> np.ndarray:
+    """CIEDE2000 colour difference ΔE₀₀ per pixel (Sharma, Wu & Dalal 2005, kL = kC = kH = 1)."""
+    L1, a1, b1 = lab1[..., 0], lab1[..., 1], lab1[..., 2]
+    L2, a2, b2 = lab2[..., 0], lab2[..., 1], lab2[..., 2]
+    c_bar = (np.hypot(a1, b1) + np.hypot(a2, b2)) / 2
+    g = 0.5 * (1 - np.sqrt(c_bar**7 / (c_bar**7 + 25.0**7)))
+    a1p, a2p = (1 + g) * a1, (1 + g) * a2
+    c1p, c2p = np.hypot(a1p, b1), np.hypot(a2p, b2)
+    h1p = np.degrees(np.arctan2(b1, a1p)) % 360
+    h2p = np.degrees(np.arctan2(b2, a2p)) % 360
+    h1p = np.where(c1p == 0, 0.0, h1p)
+    h2p = np.where(c2p == 0, 0.0, h2p)
+    dL = L2 - L1
+    dC = c2p - c1p
+    dh = h2p - h1p
+    dh = np.where(dh > 180, dh - 360, np.where(dh < -180, dh + 360, dh))
+    dh = np.where(c1p * c2p == 0, 0.0, dh)
+    dH = 2 * np.sqrt(c1p * c2p) * np.sin(np.radians(dh) / 2)
+    L_bar = (L1 + L2) / 2
+    cp_bar = (c1p + c2p) / 2
+    hsum = h1p + h2p
+    h_bar = np.where(np.abs(h1p - h2p) > 180, np.where(hsum < 360, (hsum + 360) / 2, (hsum - 360) / 2), hsum / 2)
+    h_bar = np.where(c1p * c2p == 0, hsum, h_bar)
+    t = (1 - 0.17 * np.cos(np.radians(h_bar - 30)) + 0.24 * np.cos(np.radians(2 * h_bar))
+         + 0.32 * np.cos(np.radians(3 * h_bar + 6)) - 0.20 * np.cos(np.radians(4 * h_bar - 63)))
+    d_theta = 30 * np.exp(-(((h_bar - 275) / 25) ** 2))
+    rc = 2 * np.sqrt(cp_bar**7 / (cp_bar**7 + 25.0**7))
+    sl = 1 + 0.015 * (L_bar - 50) ** 2 / np.sqrt(20 + (L_bar - 50) ** 2)
+    sc = 1 + 0.045 * cp_bar
+    sh = 1 + 0.015 * cp_bar * t
+    rt = -np.sin(np.radians(2 * d_theta)) * rc
+    return np.sqrt((dL / sl) ** 2 + (dC / sc) ** 2 + (dH / sh) ** 2 + rt * (dC / sc) * (dH / sh))
+
+
+def mean_ciede2000(a: np.ndarray, b: np.ndarray, region: np.ndarray) -> float:
+    """Mean ΔE₀₀ between two RGB images over the pixels where ``region`` > 0.5."""
+    sel = region > 0.5
+    if not sel.any():
+        raise ValueError("empty region")
+    return float(ciede2000(rgb_to_lab(a)[sel], rgb_to_lab(b)[sel]).mean())
+
+
+def seam_band(mask: np.ndarray, width: int = 3) -> np.ndarray:
+    """Boolean band of ±``width`` px around the mask's 0.5 contour (where a blend seam lies)."""
+    m = (mask > 0.5).astype(np.uint8)
+    k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * width + 1, 2 * width + 1))
+    return (cv2.dilate(m, k) - cv2.erode(m, k)) > 0
+
+
+def seam_gradient_energy(rgb: np.ndarray, band: np.ndarray) -> float:
+    """Mean squared gradient magnitude of L* (Sobel, per px) over ``band``: how visible an edge is there."""
+    lum = rgb_to_lab(rgb)[..., 0].astype(np.float32)
+    gx = cv2.Sobel(lum, cv2.CV_32F, 1, 0, ksize=3) / 8
+    gy = cv2.Sobel(lum, cv2.CV_32F, 0, 1, ksize=3) / 8
+    return float((gx**2 + gy**2)[band].mean())

@@ -18,9 +18,17 @@ def add_train_args(parser: argparse.ArgumentParser) -> None:
     from faceweave.train.person import add_train_person_args
 
     add_train_person_args(sub.add_parser("person", help="train one person's face-swap network (Korshunova et al.)"))
+    from faceweave.train.harmonizer import add_train_harmonizer_args
+
+    add_train_harmonizer_args(sub.add_parser("harmonizer", help="train the seed-004 harmonizer GAN"))
 
 
 def run_train(args: argparse.Namespace) -> int:
+    if args.model == "harmonizer":
+        from faceweave.train import harmonizer
+
+        harmonizer.train(harmonizer.options_from_args(args))
+        return 0
     if args.model == "aei":
         from faceweave.train.aei import options_from_args as aei_options
         from faceweave.train.aei import train as train_aei

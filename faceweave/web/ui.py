@@ -140,7 +140,7 @@ class App:
         return [c for c in chosen if c != key] if key in chosen else sorted([*chosen, key], key=int)
 
     def swap_photo(self, source: str | None, target: str | None, reference: str | None, engine: str,
-                   blend: str, all_faces: bool, chosen: list[str] | None,
+                   blend: str, all_faces: bool, chosen: list[str] | None, harmonize: bool,
                    request: gr.Request) -> tuple[str, str, str]:
         from faceweave import api
 
@@ -156,7 +156,7 @@ class App:
 
         def work(folder: Path) -> list[str]:
             res = api.swap_picture(source, target, engine=engine, blend=blend, target_face=target_face,
-                                   reference=reference or None)
+                                   reference=reference or None, harmonize=bool(harmonize))
             suffix = ".png" if res.picture.alpha is not None or Path(target).suffix.lower() == ".png" else ".jpg"
             out["swapped"] = res.swapped
             return [api.save(res.picture, folder / f"swap{suffix}")]
@@ -167,7 +167,7 @@ class App:
 
     # -- video swap
     def swap_video(self, source: str | None, video: str | None, engine: str, blend: str, all_faces: bool,
-                   request: gr.Request, progress: gr.Progress = gr.Progress()) -> tuple[str, str, str]:  # noqa: B008 - gradio's idiom
+                   harmonize: bool, request: gr.Request, progress: gr.Progress = gr.Progress()) -> tuple[str, str, str]:  # noqa: B008 - gradio's idiom
         from faceweave import api
         from faceweave.media.video import VIDEO_SUFFIXES
 
@@ -200,7 +200,8 @@ class App:
         def work(folder: Path) -> list[str]:
             progress(0, desc="analysing the source photo")
             counts = api.swap_video(source, video, folder / "swap.mp4", engine=engine, blend=blend,
-                                    target_face="all" if all_faces else None, on_frame=on_frame)
+                                    target_face="all" if all_faces else None, on_frame=on_frame,
+                                    harmonize=bool(harmonize))
             stats["swapped"] = counts["swapped"]
             return [str(folder / "swap.mp4")]
 
@@ -345,7 +346,9 @@ def _options(engines: list[str], blends: list[str]) -> tuple[gr.Dropdown, gr.Dro
         engine = gr.Dropdown(engines, value="warp" if "warp" in engines else engines[0], label="Engine",
                              info="from the engine registry (`faceweave engines`)")
         blend = gr.Dropdown(blends, value="multiband" if "multiband" in blends else blends[0], label="Blend")
-    return engine, blend
+        harmonize = gr.Checkbox(False, label="Harmonize (learned U-Net, seed 004)",
+                                info="evens out skin tone and seams after the blend; demo weights")
+    return engine, blend, harmonize
 
 
 def _photo_tab(app: App, engines: list[str], blends: list[str]) -> None:
@@ -365,7 +368,7 @@ def _photo_tab(app: App, engines: list[str], blends: list[str]) -> None:
             reference = PhotoInput(type="filepath", sources=["upload"], label="Reference photo (optional): "
                                    "replace only the target faces of this person", height=200,
                                    elem_id="fw-reference")
-        engine, blend = _options(engines, blends)
+        engine, blend, harmonize = _options(engines, blends)
         go = gr.Button("Swap faces", variant="primary", elem_id="fw-swap")
         with gr.Row():
             result = gr.Image(type="filepath", label="Result", interactive=False, height=400, elem_id="fw-result",
@@ -375,7 +378,7 @@ def _photo_tab(app: App, engines: list[str], blends: list[str]) -> None:
                 download = gr.File(label="Download", interactive=False, elem_id="fw-download")
         target.change(_guard(app.detect), target, [faces, chosen])
         faces.select(app.toggle, chosen, chosen, concurrency_limit=None)
-        go.click(_guard(app.swap_photo), [source, target, reference, engine, blend, all_faces, chosen],
+        go.click(_guard(app.swap_photo), [source, target, reference, engine, blend, all_faces, chosen, harmonize],
                  [result, download, status])
 
 
@@ -388,7 +391,7 @@ def _video_tab(app: App, engines: list[str], blends: list[str]) -> None:
                              height=300, elem_id="fw-video")
         with gr.Row():
             all_faces = gr.Checkbox(False, label="All faces in every frame (default: the largest)")
-        engine, blend = _options(engines, blends)
+        engine, blend, harmonize = _options(engines, blends)
         with gr.Row():
             go = gr.Button("Swap faces in the video", variant="primary", elem_id="fw-vswap")
             stop = gr.Button("Cancel", variant="stop", elem_id="fw-vcancel")
@@ -397,7 +400,8 @@ def _video_tab(app: App, engines: list[str], blends: list[str]) -> None:
             with gr.Column():
                 status = gr.Markdown(elem_id="fw-vstatus")
                 download = gr.File(label="Download", interactive=False, elem_id="fw-vdownload")
-        job = go.click(_guard(app.swap_video), [source, video, engine, blend, all_faces], [result, download, status])
+        job = go.click(_guard(app.swap_video), [source, video, engine, blend, all_faces, harmonize],
+                       [result, download, status])
         stop.click(app.cancel, None, status, cancels=[job], concurrency_limit=None)
 
 

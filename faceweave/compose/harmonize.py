@@ -1,0 +1,212 @@
+"""The harmonizer compose step (seed 004): a learned U-Net that blends a face composite into its photo.
+
+Any engine's output can go through it, since it needs only the photo before and after the face was
+put in: the region the engine changed *is* the composite's face mask (every blend restores the
+pixels outside its mask bit for bit). For one face:
+
+1. :func:`composite_mask` — the changed pixels, closed and hole-filled, as a float mask;
+2. :func:`crop_box` — a square around that mask (1.5× its larger side), the generator's view;
+3. the crop (RGB + mask, ``size`` px) goes through :class:`~faceweave.models.harmonizer.UNetGenerator`;
+4. :func:`paste_delta` — only the change ŷ − x is resized back and added, inside the generator's gate
+   (mask dilated by 6 % of the crop): outside it the photo is returned bit for bit.
+
+The same functions build the training crops (:mod:`faceweave.data.harmonizer`), so the network sees
+at inference what it saw in training.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from functools import cache
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from faceweave.errors import FaceweaveError
+from faceweave.models.harmonizer import CONFIG_METADATA_KEY, HarmonizerConfig, UNetGenerator, mask_gate
+
+log = logging.getLogger(__name__)
+
+CROP_SCALE = 1.5  # crop side / larger side of the mask's bounding box
+DEFAULT_WEIGHTS = "harmonizer-demo"  # model registry name of the shipped weights
+
+
+def composite_mask(before: np.ndarray, after: np.ndarray, min_change: int = 1) -> np.ndarray:
+    """Float32 [0, 1] mask of the region where ``after`` differs from ``before`` (holes filled).
+
+    Pixels whose largest channel difference is ≥ ``min_change`` count as changed; the largest
+    connected region is kept, closed (≈ 3 % of its size) and its holes filled, then feathered by
+    1 % of its size so the generator's mask channel is smooth like a blend mask.
+    """
+    if before.shape != after.shape:
+        raise FaceweaveError(f"before {before.shape} and after {after.shape} images differ in shape")
+    c0, c1, c2 = cv2.split(cv2.absdiff(before, after))
+    diff = (cv2.max(cv2.max(c0, c1), c2) >= min_change).view(np.uint8)
+    out = np.zeros(diff.shape, np.float32)
+    bx, by, bw, bh = cv2.boundingRect(diff)
+    if bw == 0 or bh == 0:
+        return out
+    # work on the changed region's bounding box (plus room for closing and feathering) only
+    pad = int(0.1 * max(bw, bh)) + 4
+    y0, y1 = max(by - pad, 0), min(by + bh + pad, diff.shape[0])
+    x0, x1 = max(bx - pad, 0), min(bx + bw + pad, diff.shape[1])
+    m = diff[y0:y1, x0:x1].copy()
+    n, lab, stats, _ = cv2.connectedComponentsWithStats(m, connectivity=8)
+    big = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+    m = (lab == big).astype(np.uint8)
+    ys, xs = np.nonzero(m)
+    size = max(int(xs.max() - xs.min()), int(ys.max() - ys.min()), 1)
+    r = max(int(round(0.03 * size)), 1)
+    m = cv2.morphologyEx(m, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
+    contours, _ = cv2.findContours(m, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    filled = np.zeros_like(m)
+    cv2.drawContours(filled, contours, -1, 1, thickness=cv2.FILLED)
+    sigma = max(0.01 * size, 0.5)
+    out[y0:y1, x0:x1] = np.clip(cv2.GaussianBlur(filled.astype(np.float32), (0, 0), sigma), 0, 1)
+    return out
+
+
+def crop_box(mask: np.ndarray, scale: float = CROP_SCALE) -> tuple[float, float, float]:
+    """(cx, cy, side) of the square crop around the mask's bounding box (may reach past the image)."""
+    bx, by, bw, bh = cv2.boundingRect((mask > 0.01).view(np.uint8))
+    if bw == 0 or bh == 0:
+        raise FaceweaveError("empty face mask: nothing to harmonize")
+    x0, x1, y0, y1 = bx, bx + bw, by, by + bh
+    side = scale * max(x1 - x0, y1 - y0, 8)
+    return (x0 + x1) / 2.0, (y0 + y1) / 2.0, float(side)
+
+
+def _affine(box: tuple[float, float, float], size: int) -> np.ndarray:
+    cx, cy, side = box
+    s = size / side
+    return np.array([[s, 0, size / 2 - s * cx], [0, s, size / 2 - s * cy]], np.float64)
+
+
+def crop(image: np.ndarray, box: tuple[float, float, float], size: int) -> np.ndarray:
+    """The square ``box`` of ``image`` resampled to ``size``×``size`` (area-like when shrinking; edges replicated)."""
+    a = _affine(box, size)
+    shrink = size / box[2]
+    if shrink >= 0.5:
+        return cv2.warpAffine(image, a, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    # prefilter so the resampling does not alias — on the box's neighbourhood only
+    sigma = 0.5 / shrink
+    cx, cy, side = box
+    pad = int(3 * sigma) + 2
+    h, w = image.shape[:2]
+    x0, y0 = max(int(cx - side / 2) - pad, 0), max(int(cy - side / 2) - pad, 0)
+    x1, y1 = min(int(cx + side / 2) + pad + 1, w), min(int(cy + side / 2) + pad + 1, h)
+    if x1 - x0 < 2 or y1 - y0 < 2:
+        x0, y0, x1, y1 = 0, 0, w, h
+    sub = cv2.GaussianBlur(image[y0:y1, x0:x1], (0, 0), sigma)
+    a = a.copy()
+    a[:, 2] += a[:, 0] * x0 + a[:, 1] * y0  # sub-image pixel (u, v) is image pixel (u + x0, v + y0)
+    return cv2.warpAffine(sub, a, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+def paste_delta(image: np.ndarray, delta: np.ndarray, gate: np.ndarray, box: tuple[float, float, float]) -> np.ndarray:
+    """``image`` + the crop-space change ``delta`` (float, [0, 255] units) mapped back, where ``gate`` > 0.
+
+    Pixels where the mapped-back gate is 0 are returned bit for bit.
+    """
+    size = delta.shape[0]
+    inv = cv2.invertAffineTransform(_affine(box, size))
+    h, w = image.shape[:2]
+    # only the bounding box of the crop inside the image is touched
+    cx, cy, side = box
+    x0, y0 = max(int(np.floor(cx - side / 2)), 0), max(int(np.floor(cy - side / 2)), 0)
+    x1, y1 = min(int(np.ceil(cx + side / 2)) + 1, w), min(int(np.ceil(cy + side / 2)) + 1, h)
+    if x1 <= x0 or y1 <= y0:
+        return image.copy()
+    fwd = inv.copy()  # crop coordinates → coordinates of the sub-image at (x0, y0)
+    fwd[0, 2] -= x0
+    fwd[1, 2] -= y0
+    d = cv2.warpAffine(delta.astype(np.float32), fwd, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR,
+                       borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    g = cv2.warpAffine(gate.astype(np.float32), fwd, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR,
+                       borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    d[g <= 1e-4] = 0
+    out = image.copy()
+    sub = out[y0:y1, x0:x1].astype(np.float32) + d
+    out[y0:y1, x0:x1] = np.clip(sub + 0.5, 0, 255).astype(np.uint8)
+    keep = g <= 1e-4
+    out[y0:y1, x0:x1][keep] = image[y0:y1, x0:x1][keep]
+    return out
+
+
+def to_tensor(rgb: np.ndarray) -> torch.Tensor:
+    """H×W×3 uint8 → [1, 3, H, W] float in [0, 1]."""
+    return torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1).float().div(255).unsqueeze(0)
+
+
+def harmonize_face(
+    before: np.ndarray,
+    after: np.ndarray,
+    model: UNetGenerator,
+    mask: np.ndarray | None = None,
+) -> np.ndarray:
+    """Harmonize the one face an engine put into ``after`` (``before``: the same photo without it).
+
+    ``mask`` defaults to :func:`composite_mask`. Returns a new H×W×3 uint8 image; where nothing
+    changed (or the face is too small to matter) ``after`` is returned as it is.
+    """
+    m = composite_mask(before, after) if mask is None else mask.astype(np.float32)
+    size = model.config.image_size
+    try:
+        box = crop_box(m)
+    except FaceweaveError:  # nothing changed: nothing to harmonize
+        return after
+    x = crop(after, box, size)
+    mc = cv2.warpAffine(m, _affine(box, size), (size, size), flags=cv2.INTER_LINEAR,
+                        borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    xt = to_tensor(x)
+    mt = torch.from_numpy(mc)[None, None]
+    with torch.inference_mode():
+        gate = mask_gate(mt)
+        y = model(xt, mt, gate)
+        delta = (y - xt)[0].permute(1, 2, 0).numpy() * 255.0
+    return paste_delta(after, delta, gate[0, 0].numpy(), box)
+
+
+def load_harmonizer(path: str | os.PathLike[str] | None = None) -> UNetGenerator:
+    """The generator from a weights file (default: the shipped demo weights from the model registry).
+
+    Accepts an exported file (``UNetGenerator`` tensors) or a training checkpoint (``G.``-prefixed
+    tensors); the config is read from the file's metadata.
+    """
+    if path is None:
+        from faceweave import registry
+
+        path = registry.get(DEFAULT_WEIGHTS).require()
+    return _load(str(Path(path).resolve()))
+
+
+@cache
+def _load(path: str) -> UNetGenerator:
+    from safetensors import safe_open
+
+    p = Path(path)
+    if p.is_dir():
+        latest = p / "checkpoints" / "latest" if (p / "checkpoints").is_dir() else p / "latest"
+        if not latest.is_file():
+            raise FaceweaveError(f"no harmonizer weights in {p}")
+        p = latest.parent / (latest.read_text(encoding="utf-8").strip() + ".safetensors")
+    if not p.is_file():
+        raise FaceweaveError(f"harmonizer weights not found: {p}")
+    try:
+        with safe_open(str(p), framework="pt", device="cpu") as f:
+            meta = f.metadata() or {}
+            tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 - safe_open is not a dict
+    except Exception as e:  # noqa: BLE001 - a bad file is a user error, one line
+        raise FaceweaveError(f"{p}: not a harmonizer weights file ({e})") from None
+    if CONFIG_METADATA_KEY not in meta:
+        raise FaceweaveError(f"{p}: not a harmonizer weights file (no config in its metadata)")
+    model = UNetGenerator(HarmonizerConfig.from_dict(json.loads(meta[CONFIG_METADATA_KEY])))
+    if any(k.startswith("G.") for k in tensors):
+        tensors = {k[2:]: v for k, v in tensors.items() if k.startswith("G.")}
+    model.load_state_dict({k: v.float() for k, v in tensors.items()})
+    log.debug("harmonizer weights %s", p)
+    return model.eval()

