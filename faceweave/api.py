@@ -260,7 +260,7 @@ def swap_video(
 
     def tick(done: int) -> None:
         if bar is not None:
-            bar.update(1)
+            bar.update(done - bar.n)
         if on_frame is not None:
             on_frame(done, info.frames or None)
 

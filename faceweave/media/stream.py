@@ -102,6 +102,8 @@ def stream_video(
 ) -> int:
     """Write ``dst``: every frame of ``src`` through ``analyse`` (in order) then ``render``; audio kept.
 
+    ``progress(frames_written)`` is called from the calling thread (never from the encoder's), so an
+    exception it raises stops the job and discards the output.
     ``check(frames)`` runs once every frame is written, before the file is moved into place: raising
     there (e.g. a :class:`FaceweaveError`) discards the output. Returns the number of frames written.
     The audio stream is copied packet for packet when the container can hold its codec, else
@@ -164,8 +166,6 @@ def stream_video(
                         vf.pts, vf.time_base = pts, tb
                         out.mux(vout.encode(vf))
                         written[0] += 1
-                        if progress is not None:
-                            progress(written[0])
                     elif kind == "a":
                         packet = item[1]
                         packet.stream = aout
@@ -183,8 +183,17 @@ def stream_video(
             pool = ThreadPoolExecutor(max_workers=max(int(workers), 1), thread_name_prefix="faceweave-render")
             reader.start()
             writer.start()
+            reported = 0
+
+            def report() -> None:  # in the caller's thread (a UI's progress object may be bound to it)
+                nonlocal reported
+                if progress is not None and written[0] > reported:
+                    reported = written[0]
+                    progress(reported)
+
             try:
                 while True:
+                    report()
                     item = _get(q_in, stop)
                     if item is _END:
                         _put(q_out, _END, stop)
@@ -196,7 +205,9 @@ def stream_video(
                     state = analyse(rgb, n)
                     fut: Future[np.ndarray] = pool.submit(render, rgb, state, n)
                     _put(q_out, ("v", fut, pts, tb), stop)
-                writer.join()
+                while writer.is_alive():
+                    writer.join(timeout=0.1)
+                    report()
             except _Stop:
                 pass
             finally:
