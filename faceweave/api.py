@@ -22,10 +22,12 @@ from faceweave.apps import attributes, edit, interpolate, sample
 from faceweave.engines.base import BLEND_MODES, SwapOptions, get_engine
 from faceweave.errors import FaceweaveError, NoFaceError
 from faceweave.media.image import Picture, as_picture, write_image
+from faceweave.media.provenance.verify import VerifyReport
 
 log = logging.getLogger(__name__)
 
-__all__ = ["analyze", "attributes", "edit", "interpolate", "sample", "save", "swap", "swap_picture", "swap_video"]
+__all__ = ["analyze", "attributes", "edit", "interpolate", "sample", "save", "swap", "swap_picture", "swap_video",
+           "verify"]
 
 ImageLike = str | os.PathLike[str] | np.ndarray | Picture
 TargetSelection = int | Literal["all"] | None
@@ -107,6 +109,28 @@ def select_targets(
     return [faces[int(selection)]]
 
 
+def _provenance(eng: object, inputs: tuple[tuple[str, object], ...]) -> object | None:
+    """The provenance record of a new output (None under ``--no-provenance``), with a fresh watermark id."""
+    from faceweave.media import provenance as pv
+    from faceweave.media.provenance.watermark import new_payload_id
+
+    if not pv.settings().enabled:
+        return None
+    return pv.Provenance(
+        engine=str(getattr(eng, "name", "")), model=str(getattr(eng, "model_name", "") or ""),
+        learned=bool(getattr(eng, "learned", False)),
+        inputs=[(role, str(p)) for role, p in inputs if isinstance(p, (str, os.PathLike))],
+        watermark_id=new_payload_id(),
+    )
+
+
+def verify(path: str | os.PathLike[str]) -> VerifyReport:
+    """Which synthetic-media marks a photo or clip carries: C2PA manifest, XMP tag, watermark (see VerifyReport)."""
+    from faceweave.media.provenance.verify import verify as _verify
+
+    return _verify(path)
+
+
 def swap_picture(
     source: ImageLike,
     target: ImageLike,
@@ -140,7 +164,12 @@ def swap_picture(
     if dst.info.get("grayscale"):
         g = cv2.cvtColor(out, cv2.COLOR_RGB2GRAY)
         out = np.repeat(g[..., None], 3, axis=2)
-    pic = Picture(rgb=out, alpha=dst.alpha, source="<swap>", info=dict(dst.info))
+    prov = _provenance(eng, (("source", source), ("target", target), ("reference", reference)))
+    if prov is not None:  # invisible watermark inside each swapped face (pixels outside stay identical)
+        from faceweave.media.provenance import mark_faces
+
+        out = mark_faces(out, dst.rgb, [tf.landmarks for tf in chosen], prov.watermark_id)  # type: ignore[attr-defined]
+    pic = Picture(rgb=out, alpha=dst.alpha, source="<swap>", info={**dst.info, "provenance": prov})
     return SwapResult(picture=pic, swapped=[f.index for f in chosen])
 
 
@@ -203,6 +232,10 @@ def swap_video(
     ref_face = _reference_face(reference)
     opts = SwapOptions(blend=blend, colour_transfer=colour_transfer, keep_mouth=keep_mouth, extra=dict(extra))  # type: ignore[arg-type]
     counts = {"frames": 0, "swapped": 0}
+    from faceweave.media import provenance as pv
+
+    prov = _provenance(eng, (("source", source), ("target", target), ("reference", reference)))
+    mark_frames = prov is not None and pv.settings().watermark_video
     previous: list[Face] = []
     frame_pic = Picture(rgb=np.zeros((1, 1, 3), np.uint8), source=str(tp))
 
@@ -223,7 +256,15 @@ def swap_video(
             except FaceweaveError as e:
                 log.info("frame %d: face %d not swapped (%s)", i, tf.index, e)
         counts["swapped"] += out_rgb is not rgb
+        if mark_frames and out_rgb is not rgb:
+            out_rgb = pv.mark_faces(out_rgb, rgb, [tf.landmarks for tf in chosen], prov.watermark_id, passes=2)  # type: ignore[union-attr]
         return out_rgb
+
+    def finalize(tmp: Path) -> None:
+        if prov is None:
+            pv.log_disabled(out)
+        else:
+            pv.finalize_file(tmp, out, prov)  # type: ignore[arg-type]
 
     bar = None
     if progress:
@@ -233,7 +274,7 @@ def swap_video(
     try:
         transform_video(tp, out, per_frame, progress=(lambda n: bar.update(1)) if bar is not None else None,
                         require=lambda: counts["swapped"] > 0,
-                        require_message=f"{tp}: no face found in any frame of the target video")
+                        require_message=f"{tp}: no face found in any frame of the target video", finalize=finalize)
     finally:
         if bar is not None:
             bar.close()
@@ -256,4 +297,5 @@ def swap(source: ImageLike, target: ImageLike, **options: object) -> np.ndarray:
 def save(picture: Picture, path: str | os.PathLike[str], inputs: tuple[ImageLike, ...] = ()) -> str:
     """Write a result atomically with its provenance tag, refusing to overwrite an input."""
     in_paths = tuple(i for i in inputs if isinstance(i, (str, os.PathLike)))
-    return str(write_image(path, picture.rgb, picture.alpha, inputs=in_paths))
+    return str(write_image(path, picture.rgb, picture.alpha, inputs=in_paths,
+                           provenance=picture.info.get("provenance")))

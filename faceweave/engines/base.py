@@ -36,6 +36,8 @@ class Engine(Protocol):
 
     name: str
     needs_mesh: bool  # whether analysis must compute the dense mesh for this engine
+    # Optional ``learned: bool`` (read with getattr, default False): True when a trained network makes
+    # the pixels, so provenance labels outputs trainedAlgorithmicMedia instead of compositeSynthetic.
 
     def swap_face(
         self,

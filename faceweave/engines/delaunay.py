@@ -91,6 +91,7 @@ class DelaunayEngine:
 
     name = "delaunay"
     needs_mesh = False
+    learned = False  # classical image operations: outputs are compositeSynthetic
 
     def __init__(self) -> None:
         self.timings: dict[str, float] = {}

@@ -32,6 +32,7 @@ class RSGANEngine:
 
     name = "rsgan"
     needs_mesh = False
+    learned = True  # a trained network makes the pixels: outputs are trainedAlgorithmicMedia
 
     def __init__(self) -> None:
         self.timings: dict[str, float] = {}

@@ -60,7 +60,8 @@ def swap_request(body: dict[str, Any]) -> bytes:
         dst = _decode_image("target", body.get("target"), folder)
         with _SWAP_LOCK:
             res = api.swap_picture(src, dst, **opts)
-        out = write_image(folder / "result.png", res.picture.rgb, res.picture.alpha)
+        out = write_image(folder / "result.png", res.picture.rgb, res.picture.alpha, inputs=(src, dst),
+                          provenance=res.picture.info.get("provenance"))
         return out.read_bytes()
 
 

@@ -55,8 +55,8 @@ N = 128  # side of the aligned crop the patterns live in
 CROP_ORIGIN = (29.0, 70.0)  # the RSGAN face crop of CelebA's aligned image (DESIGN.md §4) …
 CROP_SIDE = 120.0  # … 120×120 CelebA pixels, scaled to N×N
 BAND = (16.0, 40.0)  # pattern frequencies, cycles per crop side (radial ring)
-ALPHA = 14.0
-HP_SIGMA = 1.5  # detection works on crop − GaussianBlur(crop, σ): most of the face itself is removed  # target |projection| per bit (luma levels × sqrt(pixels) of the unit pattern)
+ALPHA = 14.0  # target |projection| per bit (luma levels × sqrt(pixels) of the unit pattern)
+HP_SIGMA = 1.5  # detection works on crop − GaussianBlur(crop, σ): most of the face itself is removed
 PILOT_BITS = 16  # magic + version: known to the detector, used to find the alignment
 PAYLOAD_BITS = 40
 CRC_BITS = 24
@@ -269,7 +269,9 @@ def soft_bits_all_shifts(y: np.ndarray, m: np.ndarray, r: int) -> np.ndarray:
     return np.moveaxis(corr[:, : 2 * r + 1, : 2 * r + 1], 0, -1)
 
 
-def read_face(y: np.ndarray, landmarks: np.ndarray, *, search: bool = True) -> tuple[tuple[int, int], int, float] | None:
+def read_face(
+    y: np.ndarray, landmarks: np.ndarray, *, search: bool = True
+) -> tuple[tuple[int, int], int, float] | None:
     """Decode the mark from one face of a luma image; ((version, id), bit errors, strength) or None.
 
     Every half-pixel shift within ±SEARCH_RADIUS (and three scales) is tried; only shifts where at least 13 of
