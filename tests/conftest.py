@@ -57,3 +57,20 @@ def run_cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str
         [sys.executable, "-m", "faceweave.cli", *map(str, args)],
         capture_output=True, text=True, timeout=timeout,
     )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _private_config_dir(tmp_path_factory: pytest.TempPathFactory):
+    """Provenance makes a per-user C2PA signing key on first use: keep it out of the real home.
+
+    Set in the environment, so CLI subprocesses started by the tests inherit it too.
+    """
+    import os
+
+    old = os.environ.get("XDG_CONFIG_HOME")
+    os.environ["XDG_CONFIG_HOME"] = str(tmp_path_factory.mktemp("xdg-config"))
+    yield
+    if old is None:
+        os.environ.pop("XDG_CONFIG_HOME", None)
+    else:
+        os.environ["XDG_CONFIG_HOME"] = old

@@ -107,7 +107,7 @@ def finalize_file(tmp: str | os.PathLike[str], out: str | os.PathLike[str], prov
         if suffix in MIME:
             info = ManifestInfo(title=o.name, action=prov.action, source_type=prov.source_type,
                                 engine=prov.engine, model=prov.model,
-                                watermark_id=None if prov.watermark_id is None else f"{prov.watermark_id:06x}",
+                                watermark_id=None if prov.watermark_id is None else f"{prov.watermark_id:05x}",
                                 ingredients=list(prov.inputs))
             sign_file(work, info, _identity())
         else:
@@ -128,14 +128,38 @@ def changed_region(out: np.ndarray, before: np.ndarray, erode: int = 2) -> np.nd
     return d > 0
 
 
+def output_landmarks(out: np.ndarray, landmarks: list[np.ndarray]) -> list[np.ndarray]:
+    """The landmarks a detector will find on the swapped faces (the swap moved eyes, nose and mouth).
+
+    The watermark must be laid out in the frame that ``verify`` will align to, so the output is
+    analysed again; each target face takes the nearest face found (its given landmarks if none is near).
+    """
+    from faceweave.analysis import analyze
+
+    found = analyze(out, mesh=False, identity=False)
+    res = []
+    for lm in landmarks:
+        lm = np.asarray(lm, np.float32)
+        size = float(np.ptp(lm[:, 0])) or 1.0
+        best = min(found, key=lambda f: float(np.abs(f.landmarks - lm).mean()), default=None)
+        ok = best is not None and float(np.abs(best.landmarks - lm).mean()) < 0.25 * size
+        res.append(best.landmarks if ok else lm)  # type: ignore[union-attr]
+    return res
+
+
 def mark_faces(out: np.ndarray, before: np.ndarray, landmarks: list[np.ndarray], payload_id: int,
                *, passes: int = 3) -> np.ndarray:
-    """Watermark each swapped face of ``out``; pixels where ``out`` equals ``before`` are never touched."""
+    """Watermark each swapped face of ``out`` (``landmarks``: the target faces' landmarks).
+
+    Only the pixels the swap changed may change (see :func:`changed_region`); all others stay identical.
+    """
     from faceweave.media.provenance import watermark as wm
 
     region = changed_region(out, before)
+    if not region.any():
+        return out
     res = out
     bits = wm.encode_payload(payload_id)
-    for lm in landmarks:
+    for lm in output_landmarks(out, landmarks):
         res = wm.embed(res, lm, region, bits, passes=passes)
     return res

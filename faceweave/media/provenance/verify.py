@@ -44,7 +44,7 @@ class VerifyReport:
                 or any(t in dst for t in SYNTHETIC_TYPES))
 
     def to_dict(self) -> dict[str, object]:
-        wm = [{**asdict(h), "payload": h.payload} for h in self.watermark]
+        wm = [{**asdict(h), "payload": h.payload, "confidence": h.confidence} for h in self.watermark]
         return {
             "path": self.path,
             "kind": self.kind,
@@ -53,7 +53,7 @@ class VerifyReport:
             "xmp": {"digital_source_type": self.xmp_digital_source_type},
             "tag": self.tag,
             "watermark": {"found": self.watermark_found,
-                          "confidence": max((min(1.0, h.strength) for h in self.watermark), default=0.0),
+                          "confidence": max((h.confidence for h in self.watermark), default=0.0),
                           "faces": wm, "frames_checked": self.frames_checked},
         }
 
@@ -82,8 +82,9 @@ class VerifyReport:
             out.append(f"  faceweave tag (PNG text / EXIF): {'present' if self.tag else 'absent'}")
         if self.watermark:
             for h in self.watermark:
-                out.append(f"  watermark: FOUND in face {h.face_index} ({h.payload}, confidence "
-                           f"{min(1.0, h.strength):.2f}, {h.bit_errors} bit(s) corrected)")
+                fixed = f", {h.bit_errors} bit(s) corrected" if h.bit_errors else ""
+                out.append(f"  watermark: FOUND in face {h.face_index} ({h.payload}; z = {h.z:.1f}, "
+                           f"confidence {h.confidence:.2f}{fixed})")
         else:
             where = f" ({self.frames_checked} frames checked)" if self.kind == "video" else ""
             out.append(f"  watermark: not found{where}")
