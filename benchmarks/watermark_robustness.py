@@ -157,7 +157,8 @@ def build_swaps(cache: Path, limit: int | None) -> list[dict[str, object]]:
 
 
 # ---------------------------------------------------------------- measurements
-def measure_positives(cache: Path, rows: list[dict[str, object]], attacks: list[str]) -> dict[str, object]:
+def measure_positives(cache: Path, rows: list[dict[str, object]], attacks: list[str],
+                      progress: Path | None = None) -> dict[str, object]:
     rng = np.random.default_rng(0)
     found = {a: 0 for a in attacks}
     payload = {a: 0 for a in attacks}
@@ -182,22 +183,31 @@ def measure_positives(cache: Path, rows: list[dict[str, object]], attacks: list[
         for a in attacks:
             img = ATTACKS[a](marked)
             t = time.perf_counter()
-            hits = wm.detect(img)
+            faces = api.analyze(img, mesh=False, identity=False)
+            hits = wm.detect(img, faces)
             detect_s.append(time.perf_counter() - t)
-            zs[a].append(max((h.z for h in hits), default=0.0))
+            zs[a].append(best_z(img, faces) if not hits else max(h.z for h in hits))
             if hits:
                 found[a] += 1
             else:
                 misses[a].append(f"{r['target']}/{r['face']}<-{r['source']} ({r['face_width']:.0f}px)")
             payload[a] += any(h.payload_id == pid for h in hits)
             wrong[a] += sum(h.payload_id is not None and h.payload_id != pid for h in hits)
-    n = len(rows)
+        if progress is not None:
+            progress.write_text(json.dumps(_summary(len(psnrs), found, payload, wrong, zs, psnrs, embed_s, detect_s,
+                                                    misses, attacks)))
+    return _summary(len(rows), found, payload, wrong, zs, psnrs, embed_s, detect_s, misses, attacks)
+
+
+def _summary(n: int, found: dict, payload: dict, wrong: dict, zs: dict, psnrs: list, embed_s: list,  # noqa: PLR0913
+             detect_s: list, misses: dict, attacks: list[str]) -> dict[str, object]:
     ps = np.array(psnrs)
     return {
         "swaps": n,
         "detection": {a: found[a] / n for a in attacks},
         "payload": {a: payload[a] / n for a in attacks},
         "z_median": {a: float(np.median(zs[a])) for a in attacks},
+        "z": {a: [round(float(z), 3) for z in zs[a]] for a in attacks},
         "wrong_id_hits": wrong,
         "psnr_face_db": {"min": float(ps.min()), "p5": float(np.percentile(ps, 5)), "median": float(np.median(ps)),
                          "share_ge_40": float((ps >= 40).mean())},
@@ -232,11 +242,14 @@ def best_z(rgb: np.ndarray, faces: list) -> float:
         wm.Z_THRESHOLD = thr
 
 
-def measure_negatives(cache: Path, rows: list[dict[str, object]], limit: int | None) -> dict[str, object]:
+def measure_negatives(cache: Path, rows: list[dict[str, object]], limit: int | None,
+                      progress: Path | None = None) -> dict[str, object]:
     n = faces = 0
     fps: list[str] = []
     zs: list[float] = []
     for label, rgb in negative_images(cache, rows):
+        if n and n % 25 == 0:
+            log.info("negatives: %d images, %d false positives so far", n, len(fps))
         faces_found = api.analyze(rgb, mesh=False, identity=False)
         faces += len(faces_found)
         z = best_z(rgb, faces_found)
@@ -244,11 +257,14 @@ def measure_negatives(cache: Path, rows: list[dict[str, object]], limit: int | N
         if z >= wm.Z_THRESHOLD:
             fps.append(label)
         n += 1
+        if progress is not None:
+            zr = [round(float(v), 3) for v in zs]
+            progress.write_text(json.dumps({"images": n, "false_positives": fps, "z": zr}))
         if limit and n >= limit:
             break
     finite = [z for z in zs if np.isfinite(z)]
     return {"images": n, "faces": faces, "false_positive_images": len(fps), "rate": len(fps) / max(n, 1),
-            "false_positives": fps, "threshold": wm.Z_THRESHOLD,
+            "false_positives": fps, "threshold": wm.Z_THRESHOLD, "z": [round(float(v), 3) for v in zs],
             "z_max": max(finite, default=None), "z_p99": float(np.percentile(finite, 99)) if finite else None}
 
 
@@ -260,6 +276,8 @@ def main() -> int:
     ap.add_argument("--attacks", default=",".join(DEFAULT_ATTACKS), help="comma-separated subset of "
                     + ",".join(ATTACKS))
     ap.add_argument("--skip-positives", action="store_true")
+    ap.add_argument("--neg-progress", type=Path, default=None, help="rewrite partial negative figures here")
+    ap.add_argument("--progress", type=Path, default=None, help="rewrite partial positive figures here after each swap")
     ap.add_argument("--skip-negatives", action="store_true")
     ap.add_argument("--json", type=Path, default=None, help="write the figures here")
     a = ap.parse_args()
@@ -270,7 +288,8 @@ def main() -> int:
     attacks = [x for x in a.attacks.split(",") if x]
     res: dict[str, object] = {}
     if not a.skip_positives:
-        pos = measure_positives(a.cache, rows, attacks)
+        order = np.random.default_rng(1).permutation(len(rows))  # a partial run is still a fair sample
+        pos = measure_positives(a.cache, [rows[i] for i in order], attacks, a.progress)
         res["positives"] = pos
         print(f"swaps: {pos['swaps']}  (faces {min(r['face_width'] for r in rows):.0f}–"
               f"{max(r['face_width'] for r in rows):.0f} px wide)")
@@ -283,7 +302,7 @@ def main() -> int:
         print(f"  embed {pos['embed_seconds_median'] * 1000:.0f} ms (incl. re-analysis), detect "
               f"{pos['detect_seconds_median'] * 1000:.0f} ms per image (median)")
     if not a.skip_negatives:
-        res["negatives"] = measure_negatives(a.cache, rows, a.negatives)
+        res["negatives"] = measure_negatives(a.cache, rows, a.negatives, a.neg_progress)
     if "negatives" in res:
         ng = res["negatives"]
         print(f"false positives: {ng['false_positive_images']} of {ng['images']} untouched images "  # type: ignore[index]
