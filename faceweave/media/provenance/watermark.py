@@ -229,12 +229,30 @@ def embed(
     ``region`` (H×W bool) is where pixels may change: the swapped face. Outside it the result is
     bit-identical to ``rgb``.
     """
+    rows, cols = np.nonzero(region.any(axis=1))[0], np.nonzero(region.any(axis=0))[0]
+    if not len(rows):
+        return rgb.copy()
+    y0, y1, x0, x1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+    # work on the region's bounding box only (a 37 MP photo stays cheap); pixels outside it never change
+    full = rgb.copy()
+    full[y0:y1, x0:x1] = _embed_box(rgb[y0:y1, x0:x1], crop_matrix(landmarks), (x0, y0), region[y0:y1, x0:x1],
+                                    bits, passes, psnr_min)
+    return full
+
+
+def _embed_box(
+    rgb: np.ndarray, m_full: np.ndarray, origin: tuple[int, int], region: np.ndarray, bits: np.ndarray,
+    passes: int, psnr_min: float,
+) -> np.ndarray:
     h, w = rgb.shape[:2]
     p = patterns()
     g = pattern_gain()
-    m = crop_matrix(landmarks)
+    m = m_full.copy()
+    m[:, 2] = m_full[:, 2] + m_full[:, :2] @ np.array(origin, np.float64)  # box coordinates → crop
     sign = bits.astype(np.float64) * 2 - 1
     reg = region.astype(np.float32)
+    gray = np.array_equal(rgb[..., 0], rgb[..., 1]) and np.array_equal(rgb[..., 1], rgb[..., 2])
+    direction = np.ones(3, np.float32) if gray else LUMA_DIRECTION  # a gray result stays gray
     out = rgb.copy()
     acc = np.zeros((h, w), np.float32)
     base = rgb.astype(np.float32)
@@ -250,14 +268,14 @@ def embed(
         back = cv2.warpAffine(delta, m, (w, h), flags=cv2.WARP_INVERSE_MAP | cv2.INTER_LINEAR,
                               borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
         acc += back * reg
-        out = np.clip(np.rint(base + acc[..., None] * LUMA_DIRECTION), 0, 255).astype(np.uint8)
+        out = np.clip(np.rint(base + acc[..., None] * direction), 0, 255).astype(np.uint8)
     inside = region.astype(bool)
     if inside.any():
         mse = float(np.mean((out[inside].astype(np.float64) - base[inside]) ** 2))
         limit = 255.0**2 / 10 ** (psnr_min / 10)
         if mse > limit:  # keep the promise on invisibility: scale the whole change down
             acc *= np.float32(np.sqrt(limit / mse) * 0.98)
-            out = np.clip(np.rint(base + acc[..., None] * LUMA_DIRECTION), 0, 255).astype(np.uint8)
+            out = np.clip(np.rint(base + acc[..., None] * direction), 0, 255).astype(np.uint8)
     return out
 
 
