@@ -11,7 +11,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import cv2
 import numpy as np
@@ -22,11 +22,16 @@ from faceweave.analysis.identity import identity_distance
 from faceweave.engines.base import BLEND_MODES, SwapOptions, get_engine
 from faceweave.errors import FaceweaveError, NoFaceError
 from faceweave.media.image import Picture, as_picture, write_image
+from faceweave.media.provenance.verify import VerifyReport
 from faceweave.pipelines.rsgan.photos import attributes, edit, interpolate, sample
+
+if TYPE_CHECKING:
+    from faceweave.realtime import FrameSwapper
 
 log = logging.getLogger(__name__)
 
-__all__ = ["analyze", "attributes", "edit", "interpolate", "sample", "save", "swap", "swap_picture", "swap_video"]
+__all__ = ["analyze", "attributes", "edit", "interpolate", "sample", "save", "swap", "swap_picture", "swap_video",
+           "verify"]
 
 ImageLike = str | os.PathLike[str] | np.ndarray | Picture
 TargetSelection = int | Literal["all"] | list[int] | tuple[int, ...] | None
@@ -147,6 +152,28 @@ def _harmonized(model: object | None, before: np.ndarray, after: np.ndarray) -> 
     return harmonize_face(before, after, model)  # type: ignore[arg-type]
 
 
+def _provenance(eng: object, inputs: tuple[tuple[str, object], ...]) -> object | None:
+    """The provenance record of a new output (None under ``--no-provenance``), with a fresh watermark id."""
+    from faceweave.media import provenance as pv
+    from faceweave.media.provenance.watermark import new_payload_id
+
+    if not pv.settings().enabled:
+        return None
+    return pv.Provenance(
+        engine=str(getattr(eng, "name", "")), model=str(getattr(eng, "model_name", "") or ""),
+        learned=bool(getattr(eng, "learned", False)),
+        inputs=[(role, str(p)) for role, p in inputs if isinstance(p, (str, os.PathLike))],
+        watermark_id=new_payload_id(),
+    )
+
+
+def verify(path: str | os.PathLike[str]) -> VerifyReport:
+    """Which synthetic-media marks a photo or clip carries: C2PA manifest, XMP tag, watermark (see VerifyReport)."""
+    from faceweave.media.provenance.verify import verify as _verify
+
+    return _verify(path)
+
+
 def swap_picture(
     source: ImageLike | None,
     target: ImageLike,
@@ -180,8 +207,27 @@ def swap_picture(
     if dst.info.get("grayscale"):
         g = cv2.cvtColor(out, cv2.COLOR_RGB2GRAY)
         out = np.repeat(g[..., None], 3, axis=2)
-    pic = Picture(rgb=out, alpha=dst.alpha, source="<swap>", info=dict(dst.info))
+    prov = _provenance(eng, (("source", source), ("target", target), ("reference", reference)))
+    if prov is not None:  # invisible watermark inside each swapped face (pixels outside stay identical)
+        from faceweave.media.provenance import mark_faces
+
+        out = mark_faces(out, dst.rgb, [tf.landmarks for tf in chosen], prov.watermark_id)  # type: ignore[attr-defined]
+    pic = Picture(rgb=out, alpha=dst.alpha, source="<swap>", info={**dst.info, "provenance": prov})
     return SwapResult(picture=pic, swapped=[f.index for f in chosen])
+
+
+def _video_finish(swapper: FrameSwapper, harmonize: bool | str | os.PathLike[str],
+                  prov: object | None) -> object | None:
+    """Hook the per-frame harmonizer and watermark into ``swapper``; returns ``prov``."""
+    from faceweave.media import provenance as pv
+
+    harmonizer = _harmonizer(harmonize)
+    if harmonizer is not None:
+        swapper.finish = lambda before, after: _harmonized(harmonizer, before, after)
+    if prov is not None and pv.settings().watermark_video:
+        swapper.mark = lambda out_rgb, rgb, chosen: pv.mark_faces(  # type: ignore[union-attr]
+            out_rgb, rgb, [tf.landmarks for tf in chosen], prov.watermark_id, passes=2)
+    return prov
 
 
 def swap_video(
@@ -246,11 +292,17 @@ def swap_video(
         follower=TargetFollower(target_face, ref_face, reference_threshold),
         tracker=FaceTracker(identity=ref_face is not None, detect_every=detect_every, fps=info.fps),
     )
-    harmonizer = _harmonizer(harmonize)
-    if harmonizer is not None:
-        swapper.finish = lambda before, after: _harmonized(harmonizer, before, after)
+    prov = _video_finish(swapper, harmonize, _provenance(eng, (("source", source), ("target", target),
+                                                              ("reference", reference))))
     if not getattr(eng, "thread_safe", True):
         workers = 1
+    from faceweave.media import provenance as pv
+
+    def finalize(tmp: Path) -> None:
+        if prov is None:
+            pv.log_disabled(out)
+        else:
+            pv.finalize_file(tmp, out, prov)  # type: ignore[arg-type]
 
     bar = None
     if progress:
@@ -266,7 +318,8 @@ def swap_video(
 
     try:
         n = stream_video(tp, out, swapper.analyse, swapper.render, workers=workers,
-                         progress=tick if (bar is not None or on_frame is not None) else None)
+                         progress=tick if (bar is not None or on_frame is not None) else None,
+                         finalize=finalize)
     finally:
         if bar is not None:
             bar.close()
@@ -295,4 +348,5 @@ def swap(source: ImageLike, target: ImageLike, **options: object) -> np.ndarray:
 def save(picture: Picture, path: str | os.PathLike[str], inputs: tuple[ImageLike, ...] = ()) -> str:
     """Write a result atomically with its provenance tag, refusing to overwrite an input."""
     in_paths = tuple(i for i in inputs if isinstance(i, (str, os.PathLike)))
-    return str(write_image(path, picture.rgb, picture.alpha, inputs=in_paths))
+    return str(write_image(path, picture.rgb, picture.alpha, inputs=in_paths,
+                           provenance=picture.info.get("provenance")))

@@ -78,6 +78,8 @@ class FrameSwapper:
     swapped: int = 0
     faces_seen: int = 0
     finish: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None  # (before, after) → after, e.g. harmonize
+    # (out, frame, faces) → out: the watermark, applied once a frame's faces are all swapped
+    mark: Callable[[np.ndarray, np.ndarray, list[TrackedFace]], np.ndarray] | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def analyse(self, rgb: np.ndarray, index: int = 0) -> list[TrackedFace]:
@@ -97,6 +99,8 @@ class FrameSwapper:
         if out is not rgb:
             with self._lock:
                 self.swapped += 1
+            if self.mark is not None:
+                out = self.mark(out, rgb, chosen)
         return out
 
     def __call__(self, rgb: np.ndarray, index: int = 0) -> np.ndarray:

@@ -76,3 +76,20 @@ def write_bomb_png(path: Path, side: int = 30000) -> Path:
     ihdr = struct.pack(">IIBBBBB", side, side, 1, 0, 0, 0, 0)  # 1-bit grayscale
     path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b""))
     return path
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _private_config_dir(tmp_path_factory: pytest.TempPathFactory):
+    """Provenance makes a per-user C2PA signing key on first use: keep it out of the real home.
+
+    Set in the environment, so CLI subprocesses started by the tests inherit it too.
+    """
+    import os
+
+    old = os.environ.get("XDG_CONFIG_HOME")
+    os.environ["XDG_CONFIG_HOME"] = str(tmp_path_factory.mktemp("xdg-config"))
+    yield
+    if old is None:
+        os.environ.pop("XDG_CONFIG_HOME", None)
+    else:
+        os.environ["XDG_CONFIG_HOME"] = old

@@ -54,7 +54,7 @@ class Engine(Protocol):
 
     name: str
     needs_mesh: bool  # whether analysis must compute the dense mesh for this engine
-    learned: bool  # whether it reconstructs aligned faces (scored by `faceweave eval`)
+    learned: bool  # a trained network makes the pixels (provenance: trainedAlgorithmicMedia)
     timings: dict[str, float]  # seconds per stage of the last swap_face (benchmarks, eval)
     Options: type[EngineOptions]
 

@@ -90,6 +90,7 @@ class DelaunayEngine(EngineBase):
 
     name = "delaunay"
     needs_mesh = False
+    learned = False  # classical image operations: outputs are compositeSynthetic
 
     def swap_face(
         self,

@@ -47,7 +47,7 @@ class RSGANEngine(EngineBase):
 
     name = "rsgan"
     needs_mesh = False
-    learned = True
+    learned = True  # a trained network makes the pixels: outputs are trainedAlgorithmicMedia
     Options = RSGANOptions
 
     def options(self, options: SwapOptions) -> RSGANOptions:

@@ -334,6 +334,7 @@ class WarpEngine(EngineBase):
 
     name = "warp"
     needs_mesh = True
+    learned = False  # classical image operations: outputs are compositeSynthetic
 
     def __init__(self) -> None:
         self.timings: dict[str, float] = {}

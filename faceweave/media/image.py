@@ -189,9 +189,14 @@ def write_image(
     inputs: tuple[str | os.PathLike[str], ...] = (),
     synthetic: bool = True,
     quality: int = 95,
+    provenance: object | None = None,
 ) -> Path:
-    """Write atomically; a failure leaves no file behind (and never touches an input)."""
-    from faceweave.media.provenance import provenance_params
+    """Write atomically; a failure leaves no file behind (and never touches an input).
+
+    A synthetic output also gets the XMP tag and a signed C2PA manifest (``provenance``, a
+    :class:`faceweave.media.provenance.Provenance`, says which engine made it from which inputs).
+    """
+    from faceweave.media import provenance as prov
 
     out = check_output_path(path, inputs)
     if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
@@ -206,11 +211,18 @@ def write_image(
     params: dict[str, object] = {}
     if fmt in ("JPEG", "WEBP"):
         params["quality"] = quality
-    if synthetic:
-        params.update(provenance_params(fmt))
+    marked = synthetic and prov.settings().enabled
+    if marked:
+        params.update(prov.provenance_params(fmt))
+    elif synthetic:
+        prov.log_disabled(out)
     try:
         with atomic_path(out) as tmp:
             img.save(tmp, format=fmt, **params)
+            if marked:
+                p = provenance if isinstance(provenance, prov.Provenance) else prov.Provenance(
+                    inputs=[("input", str(i)) for i in inputs])
+                prov.finalize_file(tmp, out, p)
     except OSError as e:
         raise FaceweaveError(f"{out}: cannot write ({e.strerror or e})") from None
     return out

@@ -99,11 +99,14 @@ def stream_video(
     encoder_options: dict[str, str] | None = None,
     progress: Callable[[int], None] | None = None,
     check: Callable[[int], None] | None = None,
+    finalize: Callable[[Path], None] | None = None,
 ) -> int:
     """Write ``dst``: every frame of ``src`` through ``analyse`` (in order) then ``render``; audio kept.
 
     ``progress(frames_written)`` is called from the calling thread (never from the encoder's), so an
     exception it raises stops the job and discards the output.
+    ``finalize(tmp)`` runs on the finished, closed temporary file before it is moved into place (the
+    provenance manifest is signed there); raising discards the output.
     ``check(frames)`` runs once every frame is written, before the file is moved into place: raising
     there (e.g. a :class:`FaceweaveError`) discards the output. Returns the number of frames written.
     The audio stream is copied packet for packet when the container can hold its codec, else
@@ -223,6 +226,9 @@ def stream_video(
                 raise FaceweaveError(f"{src_p}: the video has no frames")
             if check is not None:
                 check(written[0])
+            if finalize is not None:
+                out.close()  # the container is complete on disk; closing it again on exit is a no-op
+                finalize(tmp)
     except av.error.FFmpegError as e:
         raise FaceweaveError(f"{src_p}: video processing failed ({e})") from None
     return written[0]

@@ -80,11 +80,14 @@ def transform_video(
     progress: Callable[[int], None] | None = None,
     require: Callable[[], bool] | None = None,
     require_message: str = "",
+    finalize: Callable[[Path], None] | None = None,
 ) -> int:
     """Write ``dst`` with every frame of ``src`` passed through ``fn(rgb, index)``; audio kept.
 
     ``require`` is checked once all frames are through: when it returns False the output is
-    discarded with ``require_message``. Returns the number of video frames written. The output is
+    discarded with ``require_message``. ``finalize(tmp)`` runs on the finished temporary file before
+    it is renamed into place (provenance: the C2PA manifest is added there). Returns the number of
+    video frames written. The output is
     H.264 (yuv420p) in the container of ``dst``'s suffix; the frame rate and timestamps are the source's.
     """
     import av
@@ -144,6 +147,9 @@ def transform_video(
                 raise FaceweaveError(f"{src_p}: the video has no frames")
             if require is not None and not require():
                 raise FaceweaveError(require_message or f"{src_p}: nothing was changed")
+            if finalize is not None:
+                out.close()  # finish the container (closing again on exit is a no-op)
+                finalize(tmp)
     except av.error.FFmpegError as e:
         raise FaceweaveError(f"{src_p}: video processing failed ({e})") from None
     return n

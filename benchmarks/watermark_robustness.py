@@ -1,0 +1,317 @@
+"""Watermark robustness, false positives and invisibility on real swaps (issue 19's "Done when").
+
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/watermark_robustness.py [--cache DIR] [--limit N]
+
+1. Swaps: every face of every sample photo (/work/shared/samples, or tests/assets) gets the faces of
+   four other portraits, and frames of the two sample clips get one portrait each: ≥ 200 swaps with
+   the default warp engine. The unmarked swap and its target are cached in ``--cache`` (PNG), so a
+   rerun only redoes the marking and detection.
+2. Each swap is marked exactly as ``faceweave swap`` marks it (``provenance.mark_faces``: changed
+   region, target landmarks, a random 20-bit id), then attacked: none, JPEG q75, 0.5× resize + JPEG
+   q75 (the target figure), JPEG q50, 0.25× resize, a 10 % crop (5 % off each side), and a
+   "screenshot" (0.8× linear resize, PNG, then JPEG q90). A detection counts when
+   the face carries a mark (pilot z ≥ threshold); the payload id is reported separately.
+3. False positives: untouched photos (as they are, 0.5×, JPEG q75, mirrored, 10 % crops), every frame
+   of both clips, and the unmarked swaps: any watermark hit there is a false positive.
+4. PSNR of marked vs unmarked swap over the pixels the watermark may touch (the swapped face).
+
+Prints a table and writes JSON (``--json``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from faceweave import api  # noqa: E402
+from faceweave.engines.base import SwapOptions, get_engine  # noqa: E402
+from faceweave.media import provenance as pv  # noqa: E402
+from faceweave.media.image import read_image  # noqa: E402
+from faceweave.media.provenance import watermark as wm  # noqa: E402
+from faceweave.media.video import read_frames  # noqa: E402
+
+log = logging.getLogger("watermark_robustness")
+
+SOURCES = ["facerec_obama.jpg", "pyfeat_0-f1-su-ph.jpg", "facerec_biden.jpg", "pyfeat_15-f13-anc-ph.jpg",
+           "pyfeat_0-f15-hao-ph.jpg"]
+CLIPS = {"pyfeat_single_face.mp4": 2, "pyfeat_WolfgangLanger_Pexels.mp4": 7}  # every k-th frame is swapped
+
+
+def samples_dir() -> Path:
+    shared = Path("/work/shared/samples")
+    return shared if shared.is_dir() else ROOT / "tests" / "assets"
+
+
+# ---------------------------------------------------------------- attacks
+def jpeg(a: np.ndarray, q: int) -> np.ndarray:
+    b = io.BytesIO()
+    Image.fromarray(a).save(b, "JPEG", quality=q)
+    return np.asarray(Image.open(io.BytesIO(b.getvalue())).convert("RGB"))
+
+
+def resize(a: np.ndarray, f: float, interp: int = cv2.INTER_AREA) -> np.ndarray:
+    return cv2.resize(a, (max(8, round(a.shape[1] * f)), max(8, round(a.shape[0] * f))), interpolation=interp)
+
+
+def crop10(a: np.ndarray) -> np.ndarray:
+    h, w = a.shape[:2]
+    return a[round(0.05 * h): h - round(0.05 * h), round(0.05 * w): w - round(0.05 * w)].copy()
+
+
+ATTACKS = {
+    "none": lambda a: a,
+    "jpeg75": lambda a: jpeg(a, 75),
+    "0.5x+jpeg75": lambda a: jpeg(resize(a, 0.5), 75),
+    "jpeg50": lambda a: jpeg(a, 50),
+    "0.25x": lambda a: resize(a, 0.25),
+    "crop10%": crop10,
+    "screenshot": lambda a: jpeg(resize(a, 0.8, cv2.INTER_LINEAR), 90),
+}
+DEFAULT_ATTACKS = ["0.5x+jpeg75", "jpeg75", "jpeg50", "0.25x", "crop10%"]
+NEGATIVE_VARIANTS = {
+    "as is": lambda a: a,
+    "0.5x": lambda a: resize(a, 0.5),
+    "jpeg75": lambda a: jpeg(a, 75),
+    "mirrored": lambda a: np.ascontiguousarray(a[:, ::-1]),
+    "crop10%": crop10,
+}
+
+
+# ---------------------------------------------------------------- swaps (cached)
+def _png(path: Path, a: np.ndarray) -> None:
+    Image.fromarray(a).save(path, compress_level=1)
+
+
+def _load(path: Path) -> np.ndarray:
+    return np.asarray(Image.open(path).convert("RGB"))
+
+
+def build_swaps(cache: Path, limit: int | None) -> list[dict[str, object]]:
+    """Unmarked swaps with their targets, cached as PNG + a JSON index."""
+    cache.mkdir(parents=True, exist_ok=True)
+    index = cache / "index.json"
+    if index.exists():
+        rows = json.loads(index.read_text())
+        return rows[:limit] if limit else rows
+    pv.configure(enabled=False)  # the benchmark marks them itself, the same way the API does
+    sd = samples_dir()
+    eng = get_engine("warp")
+    opts = SwapOptions()
+    src_faces = {}
+    for s in SOURCES:
+        rgb = read_image(sd / s).rgb
+        src_faces[s] = (rgb, api.analyze(rgb, identity=False)[0])
+    targets: list[tuple[str, np.ndarray]] = []
+    for p in sorted(sd.glob("*")):
+        if p.suffix.lower() in (".jpg", ".png"):
+            targets.append((p.name, read_image(p).rgb))
+    for clip, step in CLIPS.items():
+        if (sd / clip).exists():
+            for i, rgb in enumerate(read_frames(sd / clip)):
+                if i % step == 0:
+                    targets.append((f"{clip}#{i}", rgb))
+    rows: list[dict[str, object]] = []
+    k = 0
+    for name, tgt in targets:
+        faces = api.analyze(tgt, identity=False)
+        tpath = cache / f"t{len(rows):04d}.png"
+        saved = False
+        srcs = [s for s in SOURCES if s != name][:4] if "#" not in name else [SOURCES[k % len(SOURCES)]]
+        for f in faces:
+            if f.mesh is None:
+                continue
+            for s in srcs if "#" not in name else srcs:
+                k += 1
+                srgb, sf = src_faces[s]
+                try:
+                    out = eng.swap_face(srgb, sf, tgt, f, opts)
+                except Exception as e:  # noqa: BLE001 - a failed swap is skipped, and counted
+                    log.info("%s face %d: swap failed (%s)", name, f.index, e)
+                    continue
+                if not saved:
+                    _png(tpath, tgt)
+                    saved = True
+                opath = cache / f"s{len(rows):04d}.png"
+                _png(opath, out)
+                rows.append({"target": name, "face": f.index, "source": s, "target_png": tpath.name,
+                             "swap_png": opath.name, "landmarks": f.landmarks.tolist(),
+                             "face_width": float(f.box[2] - f.box[0])})
+            if "#" in name:
+                break  # one face per frame
+        log.info("%s: %d swaps so far", name, len(rows))
+    index.write_text(json.dumps(rows))
+    return rows[:limit] if limit else rows
+
+
+# ---------------------------------------------------------------- measurements
+def measure_positives(cache: Path, rows: list[dict[str, object]], attacks: list[str],
+                      progress: Path | None = None) -> dict[str, object]:
+    rng = np.random.default_rng(0)
+    found = {a: 0 for a in attacks}
+    payload = {a: 0 for a in attacks}
+    wrong = {a: 0 for a in attacks}
+    psnrs, embed_s, detect_s, misses = [], [], [], {a: [] for a in attacks}
+    zs: dict[str, list[float]] = {a: [] for a in attacks}
+    tcache: dict[str, np.ndarray] = {}
+    for r in rows:
+        tname = str(r["target_png"])
+        if tname not in tcache:
+            tcache.clear()
+            tcache[tname] = _load(cache / tname)
+        tgt = tcache[tname]
+        out = _load(cache / str(r["swap_png"]))
+        pid = int(rng.integers(0, 1 << wm.ID_BITS))
+        t = time.perf_counter()
+        marked = pv.mark_faces(out, tgt, [np.array(r["landmarks"], np.float32)], pid)
+        embed_s.append(time.perf_counter() - t)
+        region = pv.changed_region(out, tgt)
+        assert np.array_equal(marked[~region], out[~region]), "watermark touched a pixel outside the face"
+        psnrs.append(wm.psnr(marked, out, region))
+        for a in attacks:
+            img = ATTACKS[a](marked)
+            t = time.perf_counter()
+            faces = api.analyze(img, mesh=False, identity=False)
+            hits = wm.detect(img, faces)
+            detect_s.append(time.perf_counter() - t)
+            zs[a].append(best_z(img, faces) if not hits else max(h.z for h in hits))
+            if hits:
+                found[a] += 1
+            else:
+                misses[a].append(f"{r['target']}/{r['face']}<-{r['source']} ({r['face_width']:.0f}px)")
+            payload[a] += any(h.payload_id == pid for h in hits)
+            wrong[a] += sum(h.payload_id is not None and h.payload_id != pid for h in hits)
+        if progress is not None:
+            progress.write_text(json.dumps(_summary(len(psnrs), found, payload, wrong, zs, psnrs, embed_s, detect_s,
+                                                    misses, attacks)))
+    return _summary(len(rows), found, payload, wrong, zs, psnrs, embed_s, detect_s, misses, attacks)
+
+
+def _summary(n: int, found: dict, payload: dict, wrong: dict, zs: dict, psnrs: list, embed_s: list,  # noqa: PLR0913
+             detect_s: list, misses: dict, attacks: list[str]) -> dict[str, object]:
+    ps = np.array(psnrs)
+    return {
+        "swaps": n,
+        "detection": {a: found[a] / n for a in attacks},
+        "payload": {a: payload[a] / n for a in attacks},
+        "z_median": {a: float(np.median(zs[a])) for a in attacks},
+        "z": {a: [round(float(z), 3) for z in zs[a]] for a in attacks},
+        "wrong_id_hits": wrong,
+        "psnr_face_db": {"min": float(ps.min()), "p5": float(np.percentile(ps, 5)), "median": float(np.median(ps)),
+                         "share_ge_40": float((ps >= 40).mean())},
+        "embed_seconds_median": float(np.median(embed_s)),
+        "detect_seconds_median": float(np.median(detect_s)),
+        "misses": misses,
+    }
+
+
+def negative_images(cache: Path, rows: list[dict[str, object]]):  # noqa: ANN201 - generator of (label, rgb)
+    sd = samples_dir()
+    for p in sorted(sd.glob("*")):
+        if p.suffix.lower() in (".jpg", ".png"):
+            rgb = read_image(p).rgb
+            for v, fn in NEGATIVE_VARIANTS.items():
+                yield f"{p.name} ({v})", fn(rgb)
+    for clip in CLIPS:
+        if (sd / clip).exists():
+            for i, rgb in enumerate(read_frames(sd / clip)):
+                yield f"{clip}#{i}", rgb
+    for r in rows:
+        yield f"unmarked swap {r['swap_png']}", _load(cache / str(r["swap_png"]))
+
+
+def best_z(rgb: np.ndarray, faces: list) -> float:
+    """The largest pilot z over the faces of an image (the detector's statistic, before its threshold)."""
+    thr = wm.Z_THRESHOLD
+    wm.Z_THRESHOLD = -np.inf
+    try:
+        return max((h.z for h in wm.detect(rgb, faces)), default=float("-inf"))
+    finally:
+        wm.Z_THRESHOLD = thr
+
+
+def measure_negatives(cache: Path, rows: list[dict[str, object]], limit: int | None,
+                      progress: Path | None = None) -> dict[str, object]:
+    n = faces = 0
+    fps: list[str] = []
+    zs: list[float] = []
+    for label, rgb in negative_images(cache, rows):
+        if n and n % 25 == 0:
+            log.info("negatives: %d images, %d false positives so far", n, len(fps))
+        faces_found = api.analyze(rgb, mesh=False, identity=False)
+        faces += len(faces_found)
+        z = best_z(rgb, faces_found)
+        zs.append(z)
+        if z >= wm.Z_THRESHOLD:
+            fps.append(label)
+        n += 1
+        if progress is not None:
+            zr = [round(float(v), 3) for v in zs]
+            progress.write_text(json.dumps({"images": n, "false_positives": fps, "z": zr}))
+        if limit and n >= limit:
+            break
+    finite = [z for z in zs if np.isfinite(z)]
+    return {"images": n, "faces": faces, "false_positive_images": len(fps), "rate": len(fps) / max(n, 1),
+            "false_positives": fps, "threshold": wm.Z_THRESHOLD, "z": [round(float(v), 3) for v in zs],
+            "z_max": max(finite, default=None), "z_p99": float(np.percentile(finite, 99)) if finite else None}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--cache", type=Path, default=Path(os.environ.get("TMPDIR", "/tmp")) / "faceweave-wm-cache")
+    ap.add_argument("--limit", type=int, default=None, help="use only the first N swaps (quick runs)")
+    ap.add_argument("--negatives", type=int, default=None, help="stop the false-positive set after N images")
+    ap.add_argument("--attacks", default=",".join(DEFAULT_ATTACKS), help="comma-separated subset of "
+                    + ",".join(ATTACKS))
+    ap.add_argument("--skip-positives", action="store_true")
+    ap.add_argument("--neg-progress", type=Path, default=None, help="rewrite partial negative figures here")
+    ap.add_argument("--progress", type=Path, default=None, help="rewrite partial positive figures here after each swap")
+    ap.add_argument("--skip-negatives", action="store_true")
+    ap.add_argument("--json", type=Path, default=None, help="write the figures here")
+    a = ap.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    for noisy in ("faceweave", "absl"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    rows = build_swaps(a.cache, a.limit)
+    attacks = [x for x in a.attacks.split(",") if x]
+    res: dict[str, object] = {}
+    if not a.skip_positives:
+        order = np.random.default_rng(1).permutation(len(rows))  # a partial run is still a fair sample
+        pos = measure_positives(a.cache, [rows[i] for i in order], attacks, a.progress)
+        res["positives"] = pos
+        print(f"swaps: {pos['swaps']}  (faces {min(r['face_width'] for r in rows):.0f}–"
+              f"{max(r['face_width'] for r in rows):.0f} px wide)")
+        for k, v in pos["detection"].items():  # type: ignore[union-attr]
+            print(f"  detection after {k:<12} {100 * v:6.2f} %   payload read {100 * pos['payload'][k]:6.2f} %"  # type: ignore[index]
+                  f"   wrong-id payloads {pos['wrong_id_hits'][k]}")  # type: ignore[index]
+        ps = pos["psnr_face_db"]
+        print(f"  PSNR inside the face: min {ps['min']:.2f} dB, 5th pct {ps['p5']:.2f}, "  # type: ignore[index]
+              f"median {ps['median']:.2f}, share ≥ 40 dB {100 * ps['share_ge_40']:.1f} %")  # type: ignore[index]
+        print(f"  embed {pos['embed_seconds_median'] * 1000:.0f} ms (incl. re-analysis), detect "
+              f"{pos['detect_seconds_median'] * 1000:.0f} ms per image (median)")
+    if not a.skip_negatives:
+        res["negatives"] = measure_negatives(a.cache, rows, a.negatives, a.neg_progress)
+    if "negatives" in res:
+        ng = res["negatives"]
+        print(f"false positives: {ng['false_positive_images']} of {ng['images']} untouched images "  # type: ignore[index]
+              f"({ng['faces']} faces) = {100 * ng['rate']:.3f} %; detector z: max {ng['z_max']:.2f}, "  # type: ignore[index]
+              f"99th pct {ng['z_p99']:.2f}, threshold {ng['threshold']}")  # type: ignore[index]
+    if a.json:
+        a.json.write_text(json.dumps(res, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
