@@ -175,7 +175,8 @@ def measure_positives(cache: Path, rows: list[dict[str, object]], attacks: list[
         out = _load(cache / str(r["swap_png"]))
         pid = int(rng.integers(0, 1 << wm.ID_BITS))
         t = time.perf_counter()
-        marked = pv.mark_faces(out, tgt, [np.array(r["landmarks"], np.float32)], pid)
+        marked = pv.mark_faces(out, tgt, [np.array(r["landmarks"], np.float32)], pid,
+                               lambda rgb: api.analyze(rgb, mesh=False, identity=False))
         embed_s.append(time.perf_counter() - t)
         region = pv.changed_region(out, tgt)
         assert np.array_equal(marked[~region], out[~region]), "watermark touched a pixel outside the face"

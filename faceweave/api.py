@@ -6,9 +6,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -171,7 +172,12 @@ def verify(path: str | os.PathLike[str]) -> VerifyReport:
     """Which synthetic-media marks a photo or clip carries: C2PA manifest, XMP tag, watermark (see VerifyReport)."""
     from faceweave.media.provenance.verify import verify as _verify
 
-    return _verify(path)
+    return _verify(path, _faces_for_marks)
+
+
+def _faces_for_marks(rgb: np.ndarray) -> list[Face]:
+    """The faces the watermark is laid out on and read from (68 landmarks; no mesh, no identity)."""
+    return _analyze(rgb, mesh=False, identity=False)
 
 
 def swap_picture(
@@ -211,9 +217,56 @@ def swap_picture(
     if prov is not None:  # invisible watermark inside each swapped face (pixels outside stay identical)
         from faceweave.media.provenance import mark_faces
 
-        out = mark_faces(out, dst.rgb, [tf.landmarks for tf in chosen], prov.watermark_id)  # type: ignore[attr-defined]
+        out = mark_faces(out, dst.rgb, [tf.landmarks for tf in chosen], prov.watermark_id,  # type: ignore[attr-defined]
+                         _faces_for_marks)
     pic = Picture(rgb=out, alpha=dst.alpha, source="<swap>", info={**dst.info, "provenance": prov})
     return SwapResult(picture=pic, swapped=[f.index for f in chosen])
+
+
+def _check_video_job(source: ImageLike | None, target: str | os.PathLike[str], output: str | os.PathLike[str],
+                     blend: str, target_face: TargetSelection) -> tuple[Path, Path]:
+    """Refuse a video job before any work: output kind and folder, output = an input, bad options."""
+    from faceweave.media.image import check_output_path
+    from faceweave.media.video import VIDEO_SUFFIXES
+
+    out = Path(output)
+    if out.suffix.lower() not in VIDEO_SUFFIXES:
+        raise FaceweaveError(f"{out}: a video output needs a video suffix ({', '.join(VIDEO_SUFFIXES)})")
+    if not out.parent.is_dir():
+        raise FaceweaveError(f"{out}: output folder {out.parent} does not exist")
+    tp = Path(target)
+    if out.resolve() == tp.resolve():
+        raise FaceweaveError(f"{out}: output path is the same as an input; choose another file name")
+    if isinstance(source, (str, os.PathLike)):
+        check_output_path(out.with_suffix(".png"), (source,))  # refuses out == source as well
+    if blend not in BLEND_MODES:
+        raise FaceweaveError(f"unknown blend '{blend}' (choose from {', '.join(BLEND_MODES)})")
+    if isinstance(target_face, str) and target_face != "all":
+        raise FaceweaveError(f"target face must be a number or 'all', not {target_face!r}")
+    return out, tp
+
+
+@contextlib.contextmanager
+def _video_progress(bar_wanted: bool, on_frame: Callable[[int, int | None], None] | None, total: int | None,
+                    name: str) -> Iterator[Callable[[int], None] | None]:
+    """The ``progress(frames_written)`` callback of a video job: a tqdm bar and/or ``on_frame``."""
+    bar = None
+    if bar_wanted:
+        from tqdm import tqdm
+
+        bar = tqdm(total=total, unit="frame", desc=name, leave=False, dynamic_ncols=True)
+
+    def tick(done: int) -> None:
+        if bar is not None:
+            bar.update(done - bar.n)
+        if on_frame is not None:
+            on_frame(done, total)
+
+    try:
+        yield tick if (bar is not None or on_frame is not None) else None
+    finally:
+        if bar is not None:
+            bar.close()
 
 
 def _video_finish(swapper: FrameSwapper, harmonize: bool | str | os.PathLike[str],
@@ -226,7 +279,7 @@ def _video_finish(swapper: FrameSwapper, harmonize: bool | str | os.PathLike[str
         swapper.finish = lambda before, after: _harmonized(harmonizer, before, after)
     if prov is not None and pv.settings().watermark_video:
         swapper.mark = lambda out_rgb, rgb, chosen: pv.mark_faces(  # type: ignore[union-attr]
-            out_rgb, rgb, [tf.landmarks for tf in chosen], prov.watermark_id, passes=2)
+            out_rgb, rgb, [tf.landmarks for tf in chosen], prov.watermark_id, _faces_for_marks, passes=2)
     return prov
 
 
@@ -262,25 +315,12 @@ def swap_video(
     not say); an exception it raises stops the job and leaves no output file (how the web UI cancels).
     """
     from faceweave.analysis.track import FaceTracker
-    from faceweave.media.image import check_output_path, check_pixels
+    from faceweave.media.image import check_pixels
     from faceweave.media.stream import stream_video
-    from faceweave.media.video import VIDEO_SUFFIXES, probe
+    from faceweave.media.video import probe
     from faceweave.realtime import FrameSwapper, TargetFollower
 
-    out = Path(output)
-    if out.suffix.lower() not in VIDEO_SUFFIXES:
-        raise FaceweaveError(f"{out}: a video output needs a video suffix ({', '.join(VIDEO_SUFFIXES)})")
-    if not out.parent.is_dir():
-        raise FaceweaveError(f"{out}: output folder {out.parent} does not exist")
-    tp = Path(target)
-    if out.resolve() == tp.resolve():
-        raise FaceweaveError(f"{out}: output path is the same as an input; choose another file name")
-    if isinstance(source, (str, os.PathLike)):
-        check_output_path(out.with_suffix(".png"), (source,))  # refuses out == source as well
-    if blend not in BLEND_MODES:
-        raise FaceweaveError(f"unknown blend '{blend}' (choose from {', '.join(BLEND_MODES)})")
-    if isinstance(target_face, str) and target_face != "all":
-        raise FaceweaveError(f"target face must be a number or 'all', not {target_face!r}")
+    out, tp = _check_video_job(source, target, output, blend, target_face)
     info = probe(tp)
     check_pixels(info.width, info.height, str(tp))  # frame size, before any frame is decoded
     eng = get_engine(engine)
@@ -304,25 +344,9 @@ def swap_video(
         else:
             pv.finalize_file(tmp, out, prov)  # type: ignore[arg-type]
 
-    bar = None
-    if progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=info.frames or None, unit="frame", desc=tp.name, leave=False, dynamic_ncols=True)
-
-    def tick(done: int) -> None:
-        if bar is not None:
-            bar.update(done - bar.n)
-        if on_frame is not None:
-            on_frame(done, info.frames or None)
-
-    try:
-        n = stream_video(tp, out, swapper.analyse, swapper.render, workers=workers,
-                         progress=tick if (bar is not None or on_frame is not None) else None,
+    with _video_progress(progress, on_frame, info.frames or None, tp.name) as tick:
+        n = stream_video(tp, out, swapper.analyse, swapper.render, workers=workers, progress=tick,
                          finalize=finalize)
-    finally:
-        if bar is not None:
-            bar.close()
     if swapper.swapped == 0:
         what = "no face found in any frame" if swapper.faces_seen == 0 else "no face was swapped in any frame"
         if ref_face is not None and swapper.faces_seen:

@@ -15,6 +15,8 @@ from collections.abc import Callable
 
 from faceweave import __version__
 from faceweave.errors import FaceweaveError, ParameterError
+from faceweave.media.provenance.cli import _add_verify, _configure_provenance, add_provenance_options
+from faceweave.web.cli import _add_web
 
 log = logging.getLogger("faceweave")
 
@@ -254,109 +256,6 @@ def _cmd_models(a: argparse.Namespace) -> int:
     return 0
 
 
-# ---------------------------------------------------------------- web
-def _add_web(sub: argparse._SubParsersAction) -> None:
-    from faceweave.web.jobs import WebConfig
-
-    d = WebConfig()
-    p = sub.add_parser("web", help="start the web UI (Gradio) on this computer")
-    p.add_argument("--host", default="127.0.0.1",
-                   help="address to listen on (default 127.0.0.1: this computer only; another address needs "
-                        "--auth or --no-auth)")
-    p.add_argument("--port", type=int, default=7860)
-    p.add_argument("--auth", metavar="USER:PASS", help="require this user name and password")
-    p.add_argument("--no-auth", action="store_true", help="allow --host without a password (anyone can use it)")
-    p.add_argument("--max-file-mb", type=float, default=d.max_file_mb,
-                   help=f"per uploaded file (default {d.max_file_mb:g})")
-    p.add_argument("--max-request-mb", type=float, default=d.max_request_mb,
-                   help=f"per HTTP request (default {d.max_request_mb:g})")
-    p.add_argument("--workers", type=int, default=d.workers,
-                   help=f"jobs computed at once (default {d.workers}: the CPUs)")
-    p.add_argument("--queue", type=int, default=d.max_queue, help=f"jobs that may wait (default {d.max_queue})")
-    p.set_defaults(func=_cmd_web)
-
-
-def _cmd_web(a: argparse.Namespace) -> int:
-    from faceweave.web.jobs import WebConfig
-    from faceweave.web.server import serve
-
-    auth = None
-    if a.auth is not None:
-        user, sep, pw = a.auth.partition(":")
-        if not sep or not user or not pw:
-            raise FaceweaveError("--auth must be USER:PASS (both non-empty)")
-        auth = (user, pw)
-    if a.auth and a.no_auth:
-        raise FaceweaveError("--auth and --no-auth contradict each other")
-    if not 0 < a.max_file_mb <= a.max_request_mb:
-        raise FaceweaveError("--max-file-mb must be > 0 and not above --max-request-mb")
-    if a.workers < 1 or a.queue < 0:
-        raise FaceweaveError("--workers must be ≥ 1 and --queue ≥ 0")
-    if not 0 <= a.port <= 65535:
-        raise FaceweaveError(f"--port {a.port}: must be 0–65535")
-    cfg = WebConfig(max_file_mb=a.max_file_mb, max_request_mb=a.max_request_mb, workers=a.workers, max_queue=a.queue)
-    serve(a.host, a.port, auth=auth, no_auth=a.no_auth, config=cfg)
-    return 0
-
-
-# ---------------------------------------------------------------- verify / provenance
-def _add_verify(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("verify", help="check photos/videos for faceweave's marks (C2PA manifest, XMP, watermark)",
-                       description="Exit status: 0 when a synthetic mark was found in any FILE, 1 when none "
-                                   "was, 2 on an unreadable file.")
-    p.add_argument("files", nargs="+", metavar="FILE")
-    p.add_argument("--json", action="store_true", help="one JSON object per file (a list)")
-    p.set_defaults(func=_cmd_verify)
-
-
-def _cmd_verify(a: argparse.Namespace) -> int:
-    from faceweave import api
-
-    reports = []
-    failed = False
-    for f in a.files:
-        try:
-            reports.append(api.verify(f))
-        except FaceweaveError as e:
-            sys.stderr.write(f"faceweave: error: {e}\n")
-            failed = True
-    if a.json:
-        _out(json.dumps([r.to_dict() for r in reports], indent=2))
-    else:
-        for r in reports:
-            for line in r.lines():
-                _out(line)
-    if any(r.synthetic for r in reports):
-        return 0
-    return 2 if failed else 1
-
-
-# Commands that write synthetic outputs get the provenance options.
-_NO_PROVENANCE_OPTIONS = {"verify", "detect", "models", "engines", "build-dataset"}
-
-
-def _add_provenance_options(sub: argparse._SubParsersAction) -> None:
-    for name, p in sub.choices.items():
-        if name in _NO_PROVENANCE_OPTIONS:
-            continue
-        g = p.add_argument_group("provenance")
-        g.add_argument("--no-provenance", action="store_true",
-                       help="research use: write outputs WITHOUT C2PA manifest, XMP tag or watermark (logged)")
-        g.add_argument("--sign-key", metavar="KEY.pem", help="sign C2PA manifests with this PEM private key "
-                       "(default: a per-user key made in ~/.config/faceweave)")
-        g.add_argument("--sign-cert", metavar="CERT.pem", help="the certificate chain (PEM) of --sign-key")
-
-
-def _configure_provenance(a: argparse.Namespace) -> None:
-    if not hasattr(a, "no_provenance"):
-        return
-    from faceweave.media import provenance
-
-    if a.no_provenance:
-        log.warning("--no-provenance: outputs carry no C2PA manifest, XMP tag or watermark (research use only)")
-    provenance.configure(enabled=not a.no_provenance, sign_key=a.sign_key, sign_cert=a.sign_cert)
-
-
 # ---------------------------------------------------------------- main
 _MOUNTS: list[Callable[[argparse._SubParsersAction], None]] = [_add_live, _add_detect, _add_models, _add_web,
                                                                  _add_verify]
@@ -410,7 +309,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     for mount in _MOUNTS:
         mount(sub)
     _mount_lazy(sub, wanted)
-    _add_provenance_options(sub)
+    add_provenance_options(sub)
     return parser
 
 

@@ -1,7 +1,8 @@
 """The package's layers, read from its own imports (docs/architecture.md).
 
-Inference, bottom to top: media → geometry (``analysis.template`` and ``analysis.align``: crop
-templates and similarity transforms) → nets → analysis → models → compose → pipelines → engines →
+Inference, bottom to top: geometry (``analysis.template`` and ``analysis.align``: crop templates
+and similarity transforms) → media (the watermark is laid out in aligned face coordinates) → nets →
+analysis → models → compose → pipelines → engines →
 api (and eval) → cli / web / demo; a module may import its own layer or any layer below it. The frozen
 networks sit below the rest of analysis because analysis uses them (``Face.embedding512``, tracking).
 ``errors``, ``registry`` and ``choices`` are the ground every layer stands on. Training (``data``,
@@ -25,8 +26,8 @@ PKG = Path(__file__).resolve().parents[1] / "faceweave"
 # Inference layers, bottom first. A module's layer is that of its longest matching prefix.
 INFERENCE = [
     ("ground", ("faceweave", "faceweave.errors", "faceweave.registry", "faceweave.choices")),
-    ("media", ("faceweave.media",)),
     ("geometry", ("faceweave.analysis.template", "faceweave.analysis.align")),
+    ("media", ("faceweave.media",)),
     ("nets", ("faceweave.nets",)),
     ("analysis", ("faceweave.analysis",)),
     ("models", ("faceweave.models",)),

@@ -21,6 +21,10 @@ from faceweave.media.provenance import signing
 from faceweave.media.provenance import watermark as wm
 from tests.conftest import ASSETS, load_rgb, run_cli
 
+
+def _faces(rgb: np.ndarray) -> list:
+    return api.analyze(rgb, mesh=False, identity=False)
+
 SRC, DST = "facerec_obama.jpg", "pyfeat_0-f1-su-ph.jpg"
 
 
@@ -182,8 +186,8 @@ def test_watermark_only_inside_the_face_and_invisible(swap: api.SwapResult) -> N
     assert untouched.mean() > 0.5 and np.array_equal(marked[untouched], target[untouched])  # … the rest is the target
     assert not np.array_equal(marked, plain)  # the mark is there …
     assert wm.psnr(marked, plain, region) >= 40.0  # … and invisible (PSNR inside the face)
-    assert not wm.detect(plain)  # the unmarked swap carries no mark
-    hits = wm.detect(marked)
+    assert not wm.detect(plain, _faces(plain))  # the unmarked swap carries no mark
+    hits = wm.detect(marked, _faces(marked))
     assert len(hits) == 1 and hits[0].z >= wm.Z_THRESHOLD
     assert hits[0].payload_id in (None, swap.picture.info["provenance"].watermark_id)  # never a wrong id
 
@@ -194,13 +198,13 @@ def test_watermark_survives_jpeg75_and_half_size(src: str, dst: str) -> None:
     res = api.swap_picture(ASSETS / src, ASSETS / dst)
     pid = res.picture.info["provenance"].watermark_id
     attacked = _jpeg(_half(res.picture.rgb), 75)
-    hits = wm.detect(attacked)
+    hits = wm.detect(attacked, _faces(attacked))
     assert len(hits) == 1 and hits[0].payload_id in (None, pid)
 
 
 def test_no_watermark_in_untouched_photos() -> None:
     for name in ("facerec_obama.jpg", "faceapi_sample2.jpg", "pyfeat_single_face.jpg"):
-        assert wm.detect(load_rgb(name)) == []
+        assert wm.detect(load_rgb(name), _faces(load_rgb(name))) == []
 
 
 def test_payload_coding() -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -128,15 +129,13 @@ def changed_region(out: np.ndarray, before: np.ndarray, erode: int = 2) -> np.nd
     return d > 0
 
 
-def output_landmarks(out: np.ndarray, landmarks: list[np.ndarray]) -> list[np.ndarray]:
+def output_landmarks(out: np.ndarray, landmarks: list[np.ndarray], found: list) -> list[np.ndarray]:
     """The landmarks a detector will find on the swapped faces (the swap moved eyes, nose and mouth).
 
     The watermark must be laid out in the frame that ``verify`` will align to, so the output is
-    analysed again; each target face takes the nearest face found (its given landmarks if none is near).
+    analysed again (``found``: the faces found on ``out``); each target face takes the nearest face
+    found (its given landmarks if none is near).
     """
-    from faceweave.analysis import analyze
-
-    found = analyze(out, mesh=False, identity=False)
     res = []
     for lm in landmarks:
         lm = np.asarray(lm, np.float32)
@@ -148,8 +147,10 @@ def output_landmarks(out: np.ndarray, landmarks: list[np.ndarray]) -> list[np.nd
 
 
 def mark_faces(out: np.ndarray, before: np.ndarray, landmarks: list[np.ndarray], payload_id: int,
-               *, passes: int = 3) -> np.ndarray:
+               find_faces: Callable[[np.ndarray], list], *, passes: int = 3) -> np.ndarray:
     """Watermark each swapped face of ``out`` (``landmarks``: the target faces' landmarks).
+
+    ``find_faces(rgb)`` analyses a photo (face analysis sits above media: the caller passes it in).
 
     Only the pixels the swap changed may change (see :func:`changed_region`); all others stay identical.
     """
@@ -160,6 +161,6 @@ def mark_faces(out: np.ndarray, before: np.ndarray, landmarks: list[np.ndarray],
         return out
     res = out
     bits = wm.encode_payload(payload_id)
-    for lm in output_landmarks(out, landmarks):
+    for lm in output_landmarks(out, landmarks, find_faces(out)):
         res = wm.embed(res, lm, region, bits, passes=passes)
     return res

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+import numpy as np
 
 from faceweave.errors import FaceweaveError
 from faceweave.media.provenance.manifest import ManifestReport, read_manifest
@@ -97,8 +100,12 @@ def _image_rgb(p: Path):  # noqa: ANN202
     return read_image(p).rgb
 
 
-def verify(path: str | os.PathLike[str]) -> VerifyReport:
-    """Check one photo or clip for a C2PA manifest, the XMP tag, faceweave's tag and the watermark."""
+def verify(path: str | os.PathLike[str], find_faces: Callable[[np.ndarray], list]) -> VerifyReport:
+    """Check one photo or clip for a C2PA manifest, the XMP tag, faceweave's tag and the watermark.
+
+    ``find_faces(rgb)`` returns the faces (with 68 landmarks) the watermark is looked for in; face
+    analysis sits above media, so the caller (:func:`faceweave.api.verify`) passes it in.
+    """
     from faceweave.media.video import is_video
 
     p = Path(path)
@@ -116,7 +123,7 @@ def verify(path: str | os.PathLike[str]) -> VerifyReport:
         for i, rgb in enumerate(read_frames(p)):
             if i in want:
                 rep.frames_checked += 1
-                rep.watermark = detect(rgb)
+                rep.watermark = detect(rgb, find_faces(rgb))
                 if rep.watermark:
                     break
             if i > max(want):
@@ -128,5 +135,5 @@ def verify(path: str | os.PathLike[str]) -> VerifyReport:
         rep.tag = is_marked(p)
     except OSError:
         rep.tag = False
-    rep.watermark = detect(rgb)
+    rep.watermark = detect(rgb, find_faces(rgb))
     return rep

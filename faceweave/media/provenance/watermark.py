@@ -359,12 +359,8 @@ def read_face(y: np.ndarray, landmarks: np.ndarray, *, search: bool = True) -> W
     return hit
 
 
-def detect(rgb: np.ndarray, faces: list | None = None, *, search: bool = True) -> list[WatermarkHit]:
-    """Every face of ``rgb`` that carries a faceweave mark (faces are found when not given)."""
-    if faces is None:
-        from faceweave.analysis import analyze
-
-        faces = analyze(rgb, mesh=False, identity=False)
+def detect(rgb: np.ndarray, faces: list, *, search: bool = True) -> list[WatermarkHit]:
+    """Every face of ``rgb`` (``faces``: its analysed faces, with 68 landmarks) that carries a faceweave mark."""
     y = luma(rgb)
     hits = []
     for f in faces:
