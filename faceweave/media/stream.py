@@ -18,6 +18,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import os
 import queue
@@ -78,10 +79,13 @@ class _Worker(threading.Thread):
         super().__init__(name=name, daemon=True)
         self.fn, self.stop = fn, stop
         self.error: BaseException | None = None
+        # The caller's context variables go with the work (a plain Thread starts with none): a callback
+        # such as the web UI's progress bar finds its request through them.
+        self.context = contextvars.copy_context()
 
     def run(self) -> None:
         try:
-            self.fn()
+            self.context.run(self.fn)
         except _Stop:
             pass
         except BaseException as e:  # noqa: BLE001 - handed to the caller's thread
