@@ -62,6 +62,98 @@ def _safe(name: str) -> str:
     return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)
 
 
+def _list_sources(srcp: Path, outp: Path, video_every: float, limit: int | None) -> list[Path]:
+    """The photos (and clips, with ``video_every``) under ``srcp``, sorted, outside ``outp``."""
+    files = sorted(p for p in srcp.rglob("*") if p.is_file() and not p.name.startswith("."))
+    files = [p for p in files if p.suffix.lower() in PHOTO_SUFFIXES + (VIDEO_SUFFIXES if video_every > 0 else ())]
+    if outp.exists():
+        files = [p for p in files if outp.resolve() not in p.resolve().parents]
+    if limit is not None:
+        files = files[:limit]
+    return files
+
+
+class _CropWriter:
+    """Writes AEI-frame crops as ``<identity>/<n>.png`` under ``outp`` (atomically) and keeps their rows."""
+
+    def __init__(self, outp: Path, size: int) -> None:
+        self.outp, self.size = outp, size
+        self.faces: list[dict[str, str]] = []
+        self.failures: list[dict[str, str]] = []
+
+    def save(self, rgb: np.ndarray, landmarks: np.ndarray, ident: str, source: str) -> np.ndarray:
+        from faceweave.media.atomic import atomic_write
+        from faceweave.models.aei.frame import aei_matrix
+
+        size = self.size
+        crop = cv2.warpAffine(rgb, aei_matrix(landmarks, size), (size, size), flags=cv2.INTER_AREA,
+                              borderMode=cv2.BORDER_REPLICATE)
+        rel = f"{_safe(ident)}/{len(self.faces):07d}.png"
+        (self.outp / _safe(ident)).mkdir(exist_ok=True)
+        bgr = cv2.cvtColor(crop, cv2.COLOR_RGB2BGR)
+        png = cv2.imencode(".png", bgr)[1].tobytes()
+        atomic_write(self.outp / rel, lambda q: Path(q).write_bytes(png))
+        self.faces.append({"file": rel, "identity": ident, "source": source})
+        return crop
+
+    def fail(self, source: str, reason: str) -> None:
+        self.failures.append({"source": source, "reason": reason})
+
+
+def _clip_faces(p: Path, rel: str, ident: str, writer: _CropWriter, video_every: float, video_min_diff: float,
+                min_face: int) -> None:
+    """The largest face of a frame every ``video_every`` s, skipping frames too like the last one kept."""
+    import av
+
+    from faceweave.analysis import analyze
+    from faceweave.models.aei.frame import aei_matrix
+
+    last: np.ndarray | None = None
+    next_t = 0.0
+    try:
+        with av.open(str(p)) as container:
+            for frame in container.decode(container.streams.video[0]):
+                t = float(frame.time or 0.0)
+                if t + 1e-6 < next_t:
+                    continue
+                next_t = t + video_every
+                rgb = frame.to_ndarray(format="rgb24")
+                found = analyze(rgb, mesh=False, identity=False, max_faces=1)
+                if not found or min(found[0].width, found[0].height) < min_face:
+                    continue
+                small = cv2.resize(
+                    cv2.warpAffine(rgb, aei_matrix(found[0].landmarks, 32), (32, 32)), (32, 32)
+                ).astype(np.float32) / 255
+                if last is not None and float(np.abs(small - last).mean()) < video_min_diff:
+                    continue
+                last = small
+                writer.save(rgb, found[0].landmarks, ident, f"{rel}@{t:.2f}")
+    except Exception as e:  # noqa: BLE001 - a bad clip is a failure row, not a crash
+        writer.fail(rel, f"video: {e}")
+
+
+def _photo_faces(p: Path, rel: str, folder_id: str | None, table: dict[str, str], writer: _CropWriter,
+                 min_face: int) -> None:
+    """Every face of a photo at least ``min_face`` pixels wide and high."""
+    from faceweave.analysis import analyze
+    from faceweave.media import read_image
+
+    try:
+        rgb = read_image(p).rgb
+    except FaceweaveError as e:
+        writer.fail(rel, str(e))
+        return
+    found = analyze(rgb, mesh=False, identity=False)
+    if not found:
+        writer.fail(rel, "no face found")
+    for f in found:
+        if min(f.width, f.height) < min_face:
+            writer.fail(f"{rel}#{f.index}", "face too small")
+            continue
+        ident = folder_id or table.get(rel) or table.get(p.name) or f"{Path(rel).stem}_f{f.index}"
+        writer.save(rgb, f.landmarks, ident, f"{rel}#{f.index}")
+
+
 def build_aei_faces(
     src: str | os.PathLike[str],
     out: str | os.PathLike[str],
@@ -74,10 +166,7 @@ def build_aei_faces(
     limit: int | None = None,
 ) -> dict[str, Any]:
     """Align every face of the photos (and, with ``video_every``, clips) under ``src`` into ``out``."""
-    from faceweave.analysis import analyze
-    from faceweave.media import read_image
     from faceweave.media.atomic import atomic_write
-    from faceweave.models.aei.frame import aei_matrix
 
     srcp, outp = Path(src), Path(out)
     if not srcp.is_dir():
@@ -85,72 +174,20 @@ def build_aei_faces(
     if outp.resolve() == srcp.resolve():
         raise FaceweaveError("OUT must differ from SRC")
     table = _identity_table(identities)
-    files = sorted(p for p in srcp.rglob("*") if p.is_file() and not p.name.startswith("."))
-    files = [p for p in files if p.suffix.lower() in PHOTO_SUFFIXES + (VIDEO_SUFFIXES if video_every > 0 else ())]
-    if outp.exists():
-        files = [p for p in files if outp.resolve() not in p.resolve().parents]
-    if limit is not None:
-        files = files[:limit]
+    files = _list_sources(srcp, outp, video_every, limit)
     if not files:
         raise FaceweaveError(f"no photos in {srcp}")
     outp.mkdir(parents=True, exist_ok=True)
-    faces: list[dict[str, str]] = []
-    failures: list[dict[str, str]] = []
-
-    def save(rgb: np.ndarray, landmarks: np.ndarray, ident: str, source: str) -> np.ndarray:
-        crop = cv2.warpAffine(rgb, aei_matrix(landmarks, size), (size, size), flags=cv2.INTER_AREA,
-                              borderMode=cv2.BORDER_REPLICATE)
-        rel = f"{_safe(ident)}/{len(faces):07d}.png"
-        (outp / _safe(ident)).mkdir(exist_ok=True)
-        bgr = cv2.cvtColor(crop, cv2.COLOR_RGB2BGR)
-        png = cv2.imencode(".png", bgr)[1].tobytes()
-        atomic_write(outp / rel, lambda q: Path(q).write_bytes(png))
-        faces.append({"file": rel, "identity": ident, "source": source})
-        return crop
-
+    writer = _CropWriter(outp, size)
     for p in files:
         rel = p.relative_to(srcp).as_posix()
         folder_id = rel.split("/")[0] if "/" in rel else None
         if p.suffix.lower() in VIDEO_SUFFIXES:
-            import av
-
-            last: np.ndarray | None = None
-            next_t = 0.0
-            try:
-                with av.open(str(p)) as container:
-                    for frame in container.decode(container.streams.video[0]):
-                        t = float(frame.time or 0.0)
-                        if t + 1e-6 < next_t:
-                            continue
-                        next_t = t + video_every
-                        rgb = frame.to_ndarray(format="rgb24")
-                        found = analyze(rgb, mesh=False, identity=False, max_faces=1)
-                        if not found or min(found[0].width, found[0].height) < min_face:
-                            continue
-                        small = cv2.resize(
-                            cv2.warpAffine(rgb, aei_matrix(found[0].landmarks, 32), (32, 32)), (32, 32)
-                        ).astype(np.float32) / 255
-                        if last is not None and float(np.abs(small - last).mean()) < video_min_diff:
-                            continue
-                        last = small
-                        save(rgb, found[0].landmarks, folder_id or table.get(rel, Path(rel).stem), f"{rel}@{t:.2f}")
-            except Exception as e:  # noqa: BLE001 - a bad clip is a failure row, not a crash
-                failures.append({"source": rel, "reason": f"video: {e}"})
-            continue
-        try:
-            rgb = read_image(p).rgb
-        except FaceweaveError as e:
-            failures.append({"source": rel, "reason": str(e)})
-            continue
-        found = analyze(rgb, mesh=False, identity=False)
-        if not found:
-            failures.append({"source": rel, "reason": "no face found"})
-        for f in found:
-            if min(f.width, f.height) < min_face:
-                failures.append({"source": f"{rel}#{f.index}", "reason": "face too small"})
-                continue
-            ident = folder_id or table.get(rel) or table.get(p.name) or f"{Path(rel).stem}_f{f.index}"
-            save(rgb, f.landmarks, ident, f"{rel}#{f.index}")
+            _clip_faces(p, rel, folder_id or table.get(rel, Path(rel).stem), writer, video_every, video_min_diff,
+                        min_face)
+        else:
+            _photo_faces(p, rel, folder_id, table, writer, min_face)
+    faces, failures = writer.faces, writer.failures
     index = {"format": FORMAT, "size": size, "faces": faces, "failures": failures}
     atomic_write(outp / "faces.json", lambda q: Path(q).write_text(json.dumps(index, indent=1), encoding="utf-8"))
     n_id = len({f["identity"] for f in faces})

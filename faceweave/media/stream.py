@@ -18,12 +18,14 @@
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import os
 import queue
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, TypeVar
@@ -77,15 +79,122 @@ class _Worker(threading.Thread):
         super().__init__(name=name, daemon=True)
         self.fn, self.stop = fn, stop
         self.error: BaseException | None = None
+        # The caller's context variables go with the work (a plain Thread starts with none): a callback
+        # such as the web UI's progress bar finds its request through them.
+        self.context = contextvars.copy_context()
 
     def run(self) -> None:
         try:
-            self.fn()
+            self.context.run(self.fn)
         except _Stop:
             pass
         except BaseException as e:  # noqa: BLE001 - handed to the caller's thread
             self.error = e
             self.stop.set()
+
+
+@dataclass
+class _Streams:
+    """The open input and output containers and their streams."""
+
+    inp: Any
+    out: Any
+    vin: Any
+    ain: Any
+    vout: Any
+    aout: Any
+    copy_audio: bool
+
+
+def _open_streams(inp: Any, out: Any, info: Any, dst_p: Path, encoder_options: dict[str, str] | None) -> _Streams:
+    """Output streams like the input's: H.264 video at the source's rate, audio copied when the
+    container can hold its codec, else AAC."""
+    vin = inp.streams.video[0]
+    vin.thread_type = "AUTO"
+    ain = inp.streams.audio[0] if inp.streams.audio else None
+    vout = out.add_stream("libx264", rate=vin.average_rate or Fraction(30, 1))
+    vout.width = info.width - info.width % 2
+    vout.height = info.height - info.height % 2
+    vout.pix_fmt = "yuv420p"
+    vout.options = dict(encoder_options or ENCODER_OPTIONS)
+    vout.time_base = vin.time_base
+    aout, copy_audio = None, False
+    if ain is not None:
+        copy_audio = ain.codec_context.name in _MP4_AUDIO_COPY and dst_p.suffix.lower() in (
+            ".mp4", ".m4v", ".mov", ".mkv")
+        aout = (out.add_stream_from_template(ain) if copy_audio
+                else out.add_stream("aac", rate=ain.codec_context.sample_rate or 44100))
+    return _Streams(inp, out, vin, ain, vout, aout, copy_audio)
+
+
+def _read(s: _Streams, q_in: queue.Queue[Any], stop: threading.Event) -> None:
+    """The reader thread: demux, decode video frames to RGB, pass audio on (packets or decoded frames)."""
+    n = 0
+    for packet in s.inp.demux(*([s.vin] + ([s.ain] if s.ain is not None else []))):
+        if packet.stream.type == "audio":
+            if s.aout is None or packet.dts is None:
+                continue
+            if s.copy_audio:
+                _put(q_in, ("a", packet), stop)
+            else:
+                for af in packet.decode():
+                    _put(q_in, ("af", af), stop)
+            continue
+        for frame in packet.decode():
+            _put(q_in, ("v", n, frame.to_ndarray(format="rgb24"), frame.pts, frame.time_base), stop)
+            n += 1
+    _put(q_in, _END, stop)
+
+
+def _write(s: _Streams, q_out: queue.Queue[Any], stop: threading.Event, written: list[int],
+           progress: Callable[[int], None] | None) -> None:
+    """The writer thread: wait for each rendered frame in order, encode and mux it with the audio."""
+    import av
+
+    vout, aout, out = s.vout, s.aout, s.out
+    while True:
+        item = _get(q_out, stop)
+        if item is _END:
+            break
+        kind = item[0]
+        if kind == "v":
+            _, fut, pts, tb = item
+            res = fut.result()[: vout.height, : vout.width]
+            vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(res), format="rgb24")
+            vf.pts, vf.time_base = pts, tb
+            out.mux(vout.encode(vf))
+            written[0] += 1
+            if progress is not None:
+                progress(written[0])
+        elif kind == "a":
+            packet = item[1]
+            packet.stream = aout
+            out.mux(packet)
+        else:
+            af = item[1]
+            af.pts = None
+            out.mux(aout.encode(af))
+    out.mux(vout.encode(None))
+    if aout is not None and not s.copy_audio:
+        out.mux(aout.encode(None))
+
+
+def _dispatch(q_in: queue.Queue[Any], q_out: queue.Queue[Any], stop: threading.Event,
+              analyse: Callable[[np.ndarray, int], T], render: Callable[[np.ndarray, T, int], np.ndarray],
+              pool: ThreadPoolExecutor) -> None:
+    """The caller's thread: analyse each frame in order, hand its render to the pool, queue the future."""
+    while True:
+        item = _get(q_in, stop)
+        if item is _END:
+            _put(q_out, _END, stop)
+            break
+        if item[0] != "v":
+            _put(q_out, item, stop)
+            continue
+        _, n, rgb, pts, tb = item
+        state = analyse(rgb, n)
+        fut: Future[np.ndarray] = pool.submit(render, rgb, state, n)
+        _put(q_out, ("v", fut, pts, tb), stop)
 
 
 def stream_video(
@@ -103,8 +212,9 @@ def stream_video(
 ) -> int:
     """Write ``dst``: every frame of ``src`` through ``analyse`` (in order) then ``render``; audio kept.
 
-    ``progress(frames_written)`` is called from the calling thread (never from the encoder's), so an
-    exception it raises stops the job and discards the output.
+    ``progress(frames_written)`` is called from the encoder thread, which runs in a copy of the caller's
+    context (a UI's progress object is bound to it); an exception it raises stops the job and discards
+    the output.
     ``finalize(tmp)`` runs on the finished, closed temporary file before it is moved into place (the
     provenance manifest is signed there); raising discards the output.
     ``check(frames)`` runs once every frame is written, before the file is moved into place: raising
@@ -123,94 +233,15 @@ def stream_video(
     try:
         with atomic_path(dst_p, suffix=dst_p.suffix) as tmp, av.open(str(src_p)) as inp, \
                 av.open(str(tmp), "w") as out:
-            vin = inp.streams.video[0]
-            vin.thread_type = "AUTO"
-            ain = inp.streams.audio[0] if inp.streams.audio else None
-            vout = out.add_stream("libx264", rate=vin.average_rate or Fraction(30, 1))
-            vout.width = info.width - info.width % 2
-            vout.height = info.height - info.height % 2
-            vout.pix_fmt = "yuv420p"
-            vout.options = dict(encoder_options or ENCODER_OPTIONS)
-            vout.time_base = vin.time_base
-            aout, copy_audio = None, False
-            if ain is not None:
-                copy_audio = ain.codec_context.name in _MP4_AUDIO_COPY and dst_p.suffix.lower() in (
-                    ".mp4", ".m4v", ".mov", ".mkv")
-                aout = (out.add_stream_from_template(ain) if copy_audio
-                        else out.add_stream("aac", rate=ain.codec_context.sample_rate or 44100))
-
-            def read() -> None:
-                n = 0
-                for packet in inp.demux(*([vin] + ([ain] if ain is not None else []))):
-                    if packet.stream.type == "audio":
-                        if aout is None or packet.dts is None:
-                            continue
-                        if copy_audio:
-                            _put(q_in, ("a", packet), stop)
-                        else:
-                            for af in packet.decode():
-                                _put(q_in, ("af", af), stop)
-                        continue
-                    for frame in packet.decode():
-                        _put(q_in, ("v", n, frame.to_ndarray(format="rgb24"), frame.pts, frame.time_base), stop)
-                        n += 1
-                _put(q_in, _END, stop)
-
-            def write() -> None:
-                while True:
-                    item = _get(q_out, stop)
-                    if item is _END:
-                        break
-                    kind = item[0]
-                    if kind == "v":
-                        _, fut, pts, tb = item
-                        res = fut.result()[: vout.height, : vout.width]
-                        vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(res), format="rgb24")
-                        vf.pts, vf.time_base = pts, tb
-                        out.mux(vout.encode(vf))
-                        written[0] += 1
-                    elif kind == "a":
-                        packet = item[1]
-                        packet.stream = aout
-                        out.mux(packet)
-                    else:
-                        af = item[1]
-                        af.pts = None
-                        out.mux(aout.encode(af))  # type: ignore[union-attr]
-                out.mux(vout.encode(None))
-                if aout is not None and not copy_audio:
-                    out.mux(aout.encode(None))
-
-            reader = _Worker("faceweave-decode", read, stop)
-            writer = _Worker("faceweave-encode", write, stop)
+            s = _open_streams(inp, out, info, dst_p, encoder_options)
+            reader = _Worker("faceweave-decode", lambda: _read(s, q_in, stop), stop)
+            writer = _Worker("faceweave-encode", lambda: _write(s, q_out, stop, written, progress), stop)
             pool = ThreadPoolExecutor(max_workers=max(int(workers), 1), thread_name_prefix="faceweave-render")
             reader.start()
             writer.start()
-            reported = 0
-
-            def report() -> None:  # in the caller's thread (a UI's progress object may be bound to it)
-                nonlocal reported
-                if progress is not None and written[0] > reported:
-                    reported = written[0]
-                    progress(reported)
-
             try:
-                while True:
-                    report()
-                    item = _get(q_in, stop)
-                    if item is _END:
-                        _put(q_out, _END, stop)
-                        break
-                    if item[0] != "v":
-                        _put(q_out, item, stop)
-                        continue
-                    _, n, rgb, pts, tb = item
-                    state = analyse(rgb, n)
-                    fut: Future[np.ndarray] = pool.submit(render, rgb, state, n)
-                    _put(q_out, ("v", fut, pts, tb), stop)
-                while writer.is_alive():
-                    writer.join(timeout=0.1)
-                    report()
+                _dispatch(q_in, q_out, stop, analyse, render, pool)
+                writer.join()
             except _Stop:
                 pass
             finally:

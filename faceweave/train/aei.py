@@ -45,7 +45,6 @@ import logging
 import os
 import random
 import sys
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -56,9 +55,16 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from faceweave.errors import FaceweaveError
-from faceweave.models.aei import AEIConfig, AEILossWeights, AEINet, FrozenIdentity
-from faceweave.models.aei import losses as L
+from faceweave.models.aei import AEIConfig, AEILossWeights, AEINet
 from faceweave.train import checkpoint as ckpt
+from faceweave.train.aei_options import (
+    DEFAULT_IDENTITY,
+    TrainOptions,
+    add_train_aei_args,
+    load_config_file,
+    options_from_args,
+)
+from faceweave.train.aei_step import AEITrainer, GeneratorPass, mix_identities, prepare_batch
 from faceweave.train.distributed import (
     DistContext,
     StepBatchSampler,
@@ -67,46 +73,21 @@ from faceweave.train.distributed import (
     cleanup_distributed,
     init_distributed,
     make_sampler,
-    wrap_ddp,
 )
 from faceweave.train.logging import TrainLogger
 from faceweave.train.signals import GracefulStop
 
 log = logging.getLogger(__name__)
 
-DEFAULT_IDENTITY = "faceweave.models.aei.identity:default_identity_net"  # the frozen 512-D ArcFace-style net
+__all__ = [  # the step's names (train/aei_step.py) stay importable from here
+    "AEITrainer", "GeneratorPass", "TrainOptions", "TrainResult", "add_train_aei_args", "load_config_file",
+    "load_identity_net", "mix_identities", "options_from_args", "prepare_batch", "train", "train_main",
+]
 
 
-# ---------------------------------------------------------------------- options
-@dataclass
-class TrainOptions:
-    """Everything the command line sets."""
-
-    out: str
-    data: str | None = None
-    config: str | None = None
-    preset: str = "paper"
-    resume: bool = False
-    max_steps: int = 500_000  # the thesis: 500k steps
-    batch_size: int = 8  # the thesis: batch 8 on one V100
-    lr: float = 4e-4
-    beta1: float = 0.0
-    beta2: float = 0.999
-    same_ratio: float = 0.2  # the thesis: 1:5 same-identity pairs
-    id_mix: float = 0.0  # faceweave's identity augmentation (off by default)
-    ckpt_every: int = 1000
-    keep: int = 3
-    log_every: int = 10
-    image_every: int = 500
-    seed: int = 0
-    device: str = "auto"
-    amp: bool = False
-    workers: int = 0
-    progress: bool = True
-    tensorboard: bool = True
-    identity: str | None = None  # MODULE:FUNC returning the frozen identity nn.Module
 
 
+# ---------------------------------------------------------------------- options: train/aei_options.py
 @dataclass
 class TrainResult:
     step: int
@@ -115,22 +96,6 @@ class TrainResult:
     stopped_by_signal: bool = False
     resumed_from: int | None = None
     model: AEINet | None = field(default=None, repr=False)
-
-
-def load_config_file(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Read a JSON or TOML config: returns (model section, loss section)."""
-    p = Path(path)
-    if not p.is_file():
-        raise FaceweaveError(f"config file not found: {p}")
-    try:
-        text = p.read_text(encoding="utf-8")
-        data = tomllib.loads(text) if p.suffix.lower() == ".toml" else json.loads(text)
-    except (ValueError, tomllib.TOMLDecodeError) as e:
-        raise FaceweaveError(f"cannot parse config {p}: {e}") from e
-    unknown = sorted(set(data) - {"model", "loss"})
-    if unknown:
-        raise FaceweaveError(f"config {p}: unknown sections {', '.join(unknown)} (expected model, loss)")
-    return dict(data.get("model", {})), dict(data.get("loss", {}))
 
 
 def load_identity_net(spec: str | None = None) -> nn.Module:
@@ -143,173 +108,7 @@ def load_identity_net(spec: str | None = None) -> nn.Module:
     return factory()
 
 
-# ---------------------------------------------------------------------- one step
-class GeneratorPass(nn.Module):
-    """E and G in one forward — E(X_t), Ŷ = G(z_id, E(X_t)), E(Ŷ) — so DDP sees one forward per backward."""
-
-    def __init__(self, model: AEINet) -> None:
-        super().__init__()
-        self.E = model.E
-        self.G = model.G
-
-    def forward(
-        self, x_t: torch.Tensor, z_id: torch.Tensor
-    ) -> tuple[torch.Tensor, list[torch.Tensor], list[torch.Tensor]]:
-        att_t = self.E(x_t)
-        y = self.G(z_id, att_t)
-        return y, att_t, self.E(y)
-
-
-def prepare_batch(batch: dict[str, torch.Tensor], device: torch.device, size: int) -> dict[str, torch.Tensor]:
-    """Dataset dict ([0, 1] images) → model inputs on ``device`` ([-1, 1] images at ``size``)."""
-    out = {}
-    for k in ("x_t", "x_s"):
-        if k not in batch:
-            raise FaceweaveError(f"dataset items lack {k} (an AEI item needs x_t, x_s, same)")
-        t = batch[k].to(device, torch.float32)
-        if t.shape[-1] != size:
-            t = torch.nn.functional.interpolate(t, size=(size, size), mode="area" if t.shape[-1] > size else "bilinear")
-        out[k] = AEINet.to_model_range(t)
-    out["same"] = batch["same"].to(device, torch.float32).reshape(-1)
-    return out
-
-
-def mix_identities(
-    z: torch.Tensor, same: torch.Tensor, p: float, gen: torch.Generator
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """faceweave's identity augmentation: blend a share ``p`` of the embeddings with another source's."""
-    n = z.shape[0]
-    if p <= 0 or n < 2:
-        return z, same
-    pick = torch.rand(n, generator=gen) < p
-    other = (torch.arange(n) + torch.randint(1, n, (n,), generator=gen)) % n
-    alpha = torch.rand(n, 1, generator=gen)
-    mixed = torch.nn.functional.normalize(alpha * z + (1 - alpha) * z[other], dim=1)
-    pick_d = pick.to(z.device)
-    z = torch.where(pick_d[:, None], mixed.to(z.device), z)
-    return z, same * (~pick_d).to(same.dtype)
-
-
-class AEITrainer:
-    """Model, frozen identity net, Adam for E+G and for D, optional CUDA grad scalers, optional DDP."""
-
-    def __init__(
-        self,
-        model: AEINet,
-        identity: nn.Module,
-        weights: AEILossWeights | None = None,
-        ctx: DistContext | None = None,
-        lr: float = 4e-4,
-        betas: tuple[float, float] = (0.0, 0.999),
-        amp: bool = False,
-        id_mix: float = 0.0,
-        seed: int = 0,
-    ) -> None:
-        if model.D is None:
-            raise FaceweaveError("training needs the discriminator (AEINet(with_discriminator=True))")
-        self.ctx = ctx or DistContext()
-        self.model = model.to(self.ctx.device).train()
-        self.identity = (
-            identity if isinstance(identity, FrozenIdentity) else FrozenIdentity(identity, model.config.id_crop)
-        ).to(self.ctx.device)
-        self.weights = weights or AEILossWeights()
-        self.gen = wrap_ddp(GeneratorPass(model), self.ctx)
-        self.disc = wrap_ddp(model.D, self.ctx)
-        self.opt_g = torch.optim.Adam(list(model.E.parameters()) + list(model.G.parameters()), lr=lr, betas=betas)
-        self.opt_d = torch.optim.Adam(model.D.parameters(), lr=lr, betas=betas)
-        self.amp = bool(amp and self.ctx.device.type == "cuda")
-        if amp and not self.amp:
-            log.warning("--amp needs CUDA; training in float32")
-        self.scaler_g = torch.amp.GradScaler("cuda", enabled=self.amp)
-        self.scaler_d = torch.amp.GradScaler("cuda", enabled=self.amp)
-        self.id_mix = id_mix
-        self.mix_gen = torch.Generator().manual_seed(seed * 1009 + self.ctx.rank)
-        self.step = 0
-
-    def _set_d_grad(self, flag: bool) -> None:
-        for p in self.model.D.parameters():  # type: ignore[union-attr]
-            p.requires_grad_(flag)
-
-    def compute_g_terms(self, b: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
-        """Forward of the E+G step: the four terms of Eq. 4.12 (unweighted) and Ŷ."""
-        x_t, x_s, same = b["x_t"], b["x_s"], b["same"]
-        with torch.no_grad():
-            z_src = self.identity(x_s)
-        z_src, same = mix_identities(z_src, same, self.id_mix, self.mix_gen)
-        with torch.autocast("cuda", dtype=torch.float16, enabled=self.amp):
-            y, att_t, att_y = self.gen(x_t, z_src)
-            d_fake = self.model.D(y)  # the plain module: D's gradients are not wanted here
-        z_y = self.identity(y.float())
-        terms = {
-            "adv_g": L.loss_adv_g([o.float() for o in d_fake]),  # Eq. 4.8, generator side
-            "id": L.loss_id(z_y, z_src),  # Eq. 4.9
-            "att": L.loss_att([a.float() for a in att_y], [a.float() for a in att_t]),  # Eq. 4.10
-            "rec": L.loss_rec(y.float(), x_t, same),  # Eq. 4.11
-        }
-        return terms, y
-
-    def compute_d_loss(self, x_t: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """Eq. 4.8, discriminator side, on real X_t and the detached Ŷ (one forward of D)."""
-        n = x_t.shape[0]
-        with torch.autocast("cuda", dtype=torch.float16, enabled=self.amp):
-            outs = self.disc(torch.cat([x_t, y.detach()]))
-        return L.loss_adv_d([o[:n].float() for o in outs], [o[n:].float() for o in outs])
-
-    def train_step(self, b: dict[str, torch.Tensor]) -> dict[str, float]:
-        """One step: E+G on Eq. 4.12, then D on the hinge loss. Returns the loss values."""
-        self._set_d_grad(False)
-        terms, y = self.compute_g_terms(b)
-        loss_g = L.loss_total(terms, self.weights)  # Eq. 4.12
-        self.opt_g.zero_grad(set_to_none=True)
-        self.scaler_g.scale(loss_g).backward()
-        self.scaler_g.step(self.opt_g)
-        self.scaler_g.update()
-        self._set_d_grad(True)
-        loss_d = self.compute_d_loss(b["x_t"], y)
-        self.opt_d.zero_grad(set_to_none=True)
-        self.scaler_d.scale(loss_d).backward()
-        self.scaler_d.step(self.opt_d)
-        self.scaler_d.update()
-        self.step += 1
-        values = {k: float(v.detach()) for k, v in terms.items()}
-        values["total_g"] = float(loss_g.detach())
-        values["adv_d"] = float(loss_d.detach())
-        values["same"] = float(b["same"].mean())
-        return values
-
-    @torch.no_grad()
-    def preview(self, b: dict[str, torch.Tensor], n: int = 8) -> list[torch.Tensor]:
-        """Rows X_s, X_t, Ŷ_s,t (swap), Ŷ_t,t (self-reconstruction), in [0, 1]."""
-        m = self.model
-        was = m.training
-        m.eval()
-        x_s, x_t = b["x_s"][:n], b["x_t"][:n]
-        swap = m(x_t, self.identity(x_s))
-        rec = m(x_t, self.identity(x_t))
-        m.train(was)
-        return [AEINet.from_model_range(t).float() for t in (x_s, x_t, swap, rec)]
-
-    def state(self) -> dict[str, Any]:
-        return {
-            "opt_g": self.opt_g.state_dict(),
-            "opt_d": self.opt_d.state_dict(),
-            "scaler_g": self.scaler_g.state_dict() if self.amp else {},
-            "scaler_d": self.scaler_d.state_dict() if self.amp else {},
-            "mix_gen": self.mix_gen.get_state(),
-            "loss_weights": self.weights.to_dict(),
-        }
-
-    def load_state(self, state: dict[str, Any]) -> None:
-        self.opt_g.load_state_dict(state["opt_g"])
-        self.opt_d.load_state_dict(state["opt_d"])
-        if self.amp and state.get("scaler_g"):
-            self.scaler_g.load_state_dict(state["scaler_g"])
-            self.scaler_d.load_state_dict(state["scaler_d"])
-        if "mix_gen" in state:
-            self.mix_gen.set_state(state["mix_gen"])
-        self.step = int(state["step"])
-
-
+# ---------------------------------------------------------------------- one step: train/aei_step.py
 def _seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
@@ -336,11 +135,7 @@ def train(opts: TrainOptions, dataset: Dataset | None = None, identity: nn.Modul
         cleanup_distributed(ctx)
 
 
-def _train(opts: TrainOptions, dataset: Dataset | None, identity: nn.Module | None, ctx: DistContext) -> TrainResult:
-    from faceweave.data.aei_faces import PairBatchSampler
-
-    run = Path(opts.out)
-    ckpt_dir = run / "checkpoints"
+def _check_options(opts: TrainOptions, ctx: DistContext) -> None:
     if opts.batch_size < 1 or opts.batch_size % ctx.world_size:
         raise FaceweaveError(
             f"--batch-size {opts.batch_size} must be a positive multiple of the {ctx.world_size} ranks"
@@ -349,21 +144,67 @@ def _train(opts: TrainOptions, dataset: Dataset | None, identity: nn.Module | No
         raise FaceweaveError("--max-steps and --ckpt-every must be ≥ 1")
     if not 0 <= opts.same_ratio <= 1 or not 0 <= opts.id_mix <= 1:
         raise FaceweaveError("--same-ratio and --id-mix must be in [0, 1]")
+
+
+def _configs(opts: TrainOptions, loaded: Any) -> tuple[AEIConfig, AEILossWeights]:
+    """The model config and loss weights: the checkpoint's when resuming, else --config / --preset."""
+    model_section, loss_section = load_config_file(opts.config) if opts.config else ({}, {})
+    if loaded is not None:
+        return (AEIConfig.from_dict(json.loads(loaded.trainer_state["config"])),
+                AEILossWeights.from_dict(loaded.trainer_state["loss_weights"]))
+    if "preset" not in model_section:
+        model_section["preset"] = opts.preset
+    return AEIConfig.from_dict(model_section), AEILossWeights.from_dict(loss_section)
+
+
+def _restore(trainer: AEITrainer, loaded: Any, opts: TrainOptions, ctx: DistContext) -> int | None:
+    """Optimiser and RNG state from a checkpoint (or this rank's seed); the step resumed from."""
+    if loaded is None:
+        if ctx.rank:
+            _seed_everything(opts.seed + 7919 * ctx.rank)
+        return None
+    trainer.load_state(loaded.trainer_state)
+    states = loaded.trainer_state["rng"]
+    if len(states) == ctx.world_size:
+        ckpt.restore_rng_state(states[ctx.rank])
+    else:
+        log.warning(
+            "checkpoint has RNG states of %d ranks, this run has %d: reseeding", len(states), ctx.world_size
+        )
+        _seed_everything(opts.seed + 7919 * ctx.rank + trainer.step)
+    if ctx.is_main:
+        log.info("resumed from %s (step %d)", loaded.weights_path, trainer.step)
+    return trainer.step
+
+
+def _write_run_info(run: Path, opts: TrainOptions, cfg: AEIConfig, weights: AEILossWeights, ctx: DistContext,
+                    dataset: Dataset, identities: np.ndarray) -> None:
+    run.mkdir(parents=True, exist_ok=True)
+    info = {
+        "options": dataclasses.asdict(opts),
+        "model": cfg.to_dict(),
+        "loss": weights.to_dict(),
+        "world_size": ctx.world_size,
+        "device": str(ctx.device),
+        "images": len(dataset),  # type: ignore[arg-type]
+        "identities": int(len(np.unique(identities))),
+    }
+    ckpt.atomic_write(run / "run.json", lambda p: Path(p).write_text(json.dumps(info, indent=2), encoding="utf-8"))
+
+
+def _train(opts: TrainOptions, dataset: Dataset | None, identity: nn.Module | None, ctx: DistContext) -> TrainResult:
+    from faceweave.data.aei_faces import PairBatchSampler
+
+    run = Path(opts.out)
+    ckpt_dir = run / "checkpoints"
+    _check_options(opts, ctx)
     local_batch = opts.batch_size // ctx.world_size
 
     found = ckpt.latest_checkpoint(ckpt_dir)
     if found is not None and not opts.resume:
         raise FaceweaveError(f"{run} already holds checkpoints; pass --resume or choose another --out")
     loaded = ckpt.load_checkpoint(found, map_location="cpu") if (found is not None and opts.resume) else None
-    model_section, loss_section = load_config_file(opts.config) if opts.config else ({}, {})
-    if loaded is not None:
-        cfg = AEIConfig.from_dict(json.loads(loaded.trainer_state["config"]))
-        weights = AEILossWeights.from_dict(loaded.trainer_state["loss_weights"])
-    else:
-        if "preset" not in model_section:
-            model_section["preset"] = opts.preset
-        cfg = AEIConfig.from_dict(model_section)
-        weights = AEILossWeights.from_dict(loss_section)
+    cfg, weights = _configs(opts, loaded)
     if dataset is None:
         if not opts.data:
             raise FaceweaveError("--data DIR is required")
@@ -377,33 +218,9 @@ def _train(opts: TrainOptions, dataset: Dataset | None, identity: nn.Module | No
     model = AEINet(cfg)
     if loaded is not None:
         model.load_exported_state(loaded.tensors)
-    trainer = AEITrainer(
-        model,
-        id_net,
-        weights,
-        ctx,
-        lr=opts.lr,
-        betas=(opts.beta1, opts.beta2),
-        amp=opts.amp,
-        id_mix=opts.id_mix,
-        seed=opts.seed,
-    )
-    resumed_from = None
-    if loaded is not None:
-        trainer.load_state(loaded.trainer_state)
-        states = loaded.trainer_state["rng"]
-        if len(states) == ctx.world_size:
-            ckpt.restore_rng_state(states[ctx.rank])
-        else:
-            log.warning(
-                "checkpoint has RNG states of %d ranks, this run has %d: reseeding", len(states), ctx.world_size
-            )
-            _seed_everything(opts.seed + 7919 * ctx.rank + trainer.step)
-        resumed_from = trainer.step
-        if ctx.is_main:
-            log.info("resumed from %s (step %d)", loaded.weights_path, trainer.step)
-    elif ctx.rank:
-        _seed_everything(opts.seed + 7919 * ctx.rank)
+    trainer = AEITrainer(model, id_net, weights, ctx, lr=opts.lr, betas=(opts.beta1, opts.beta2), amp=opts.amp,
+                         id_mix=opts.id_mix, seed=opts.seed)
+    resumed_from = _restore(trainer, loaded, opts, ctx)
     start = trainer.step
     if start >= opts.max_steps:
         log.info("already at step %d ≥ --max-steps %d; nothing to do", start, opts.max_steps)
@@ -419,17 +236,7 @@ def _train(opts: TrainOptions, dataset: Dataset | None, identity: nn.Module | No
         persistent_workers=opts.workers > 0,
     )
     if ctx.is_main:
-        run.mkdir(parents=True, exist_ok=True)
-        info = {
-            "options": dataclasses.asdict(opts),
-            "model": cfg.to_dict(),
-            "loss": weights.to_dict(),
-            "world_size": ctx.world_size,
-            "device": str(ctx.device),
-            "images": len(dataset),  # type: ignore[arg-type]
-            "identities": int(len(np.unique(identities))),
-        }
-        ckpt.atomic_write(run / "run.json", lambda p: Path(p).write_text(json.dumps(info, indent=2), encoding="utf-8"))
+        _write_run_info(run, opts, cfg, weights, ctx, dataset, identities)
     logger = TrainLogger(
         run,
         enabled=ctx.is_main,
@@ -441,6 +248,18 @@ def _train(opts: TrainOptions, dataset: Dataset | None, identity: nn.Module | No
     if ctx.is_main and resumed_from is not None:
         logger.truncate_after(start)
     result = TrainResult(step=start, checkpoint=found, resumed_from=resumed_from)
+    try:
+        _loop(opts, ctx, cfg, model, trainer, loader, logger, result, ckpt_dir)
+    finally:
+        logger.close()
+    result.step = trainer.step
+    result.model = model
+    return result
+
+
+def _loop(opts: TrainOptions, ctx: DistContext, cfg: AEIConfig, model: AEINet, trainer: AEITrainer,
+          loader: DataLoader, logger: TrainLogger, result: TrainResult, ckpt_dir: Path) -> None:
+    """Steps until --max-steps or a signal: log, preview, checkpoint every --ckpt-every and at the end."""
 
     def save() -> None:
         rng = _gather_rng(ctx)
@@ -453,88 +272,32 @@ def _train(opts: TrainOptions, dataset: Dataset | None, identity: nn.Module | No
             )
         barrier(ctx)
 
-    try:
-        with GracefulStop() as stop:
-            it = iter(loader)
-            while trainer.step < opts.max_steps:
-                batch = prepare_batch(next(it), ctx.device, cfg.image_size)
-                values = trainer.train_step(batch)
-                step = trainer.step
-                result.history.append({"step": step, **values})
+    with GracefulStop() as stop:
+        it = iter(loader)
+        while trainer.step < opts.max_steps:
+            batch = prepare_batch(next(it), ctx.device, cfg.image_size)
+            values = trainer.train_step(batch)
+            step = trainer.step
+            result.history.append({"step": step, **values})
+            if ctx.is_main:
+                if step % opts.log_every == 0 or step == opts.max_steps:
+                    logger.scalars(step, values)
+                if opts.image_every and (step % opts.image_every == 0 or step == 1):
+                    logger.image_grid(step, "images/grid", trainer.preview(batch))
+                logger.progress(step, {"id": values["id"], "att": values["att"], "rec": values["rec"]})
+            stopping = any_rank(stop.requested, ctx)
+            if step % opts.ckpt_every == 0 or step == opts.max_steps or stopping:
+                save()
+            if stopping:
+                result.stopped_by_signal = True
                 if ctx.is_main:
-                    if step % opts.log_every == 0 or step == opts.max_steps:
-                        logger.scalars(step, values)
-                    if opts.image_every and (step % opts.image_every == 0 or step == 1):
-                        logger.image_grid(step, "images/grid", trainer.preview(batch))
-                    logger.progress(step, {"id": values["id"], "att": values["att"], "rec": values["rec"]})
-                stopping = any_rank(stop.requested, ctx)
-                if step % opts.ckpt_every == 0 or step == opts.max_steps or stopping:
-                    save()
-                if stopping:
-                    result.stopped_by_signal = True
-                    if ctx.is_main:
-                        log.warning(
-                            "stopped by %s at step %d; resume with --resume", stop.signal_name or "a signal", step
-                        )
-                    break
-    finally:
-        logger.close()
-    result.step = trainer.step
-    result.model = model
-    return result
+                    log.warning(
+                        "stopped by %s at step %d; resume with --resume", stop.signal_name or "a signal", step
+                    )
+                break
 
 
-# ---------------------------------------------------------------------- command line
-def add_train_aei_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """Add the ``train aei`` options to ``parser``."""
-    d = TrainOptions(out="")
-    parser.add_argument("--data", help="folder of AEI-frame face crops (faceweave build-dataset SRC OUT --aei)")
-    parser.add_argument("--out", required=True, help="run directory: checkpoints, TensorBoard logs, metrics")
-    parser.add_argument("--config", help="JSON or TOML file with [model] (AEIConfig) and [loss] (λ) tables")
-    parser.add_argument(
-        "--preset",
-        choices=AEIConfig.PRESETS,
-        default=d.preset,
-        help="network size: paper (256 px, default), cpu (64 px, narrow), tiny (tests)",
-    )
-    parser.add_argument("--resume", action="store_true", help="continue from RUN/checkpoints/latest if present")
-    parser.add_argument("--max-steps", type=int, default=d.max_steps, help="total steps (thesis: 500000)")
-    parser.add_argument(
-        "--batch-size", type=int, default=d.batch_size, help="global batch (thesis: 8), split over ranks"
-    )
-    parser.add_argument("--lr", type=float, default=d.lr, help="Adam learning rate (E+G and D)")
-    parser.add_argument(
-        "--same-ratio", type=float, default=d.same_ratio, help="share of same-identity pairs (thesis: 1:5 → 0.2)"
-    )
-    parser.add_argument(
-        "--id-mix",
-        type=float,
-        default=d.id_mix,
-        metavar="P",
-        help="faceweave's identity augmentation (not in the thesis): blend source embeddings "
-        "for a share P of pairs (default 0 = off; docs/aei.md)",
-    )
-    parser.add_argument(
-        "--identity", metavar="MODULE:FUNC", help=f"frozen identity net factory (default {DEFAULT_IDENTITY})"
-    )
-    parser.add_argument("--ckpt-every", type=int, default=d.ckpt_every, help="checkpoint every N steps")
-    parser.add_argument("--keep", type=int, default=d.keep, help="checkpoints to keep (0 = all)")
-    parser.add_argument("--log-every", type=int, default=d.log_every, help="scalar logging interval (steps)")
-    parser.add_argument("--image-every", type=int, default=d.image_every, help="image grid interval (0 = never)")
-    parser.add_argument("--seed", type=int, default=d.seed)
-    parser.add_argument("--device", default=d.device, help="auto, cpu, cuda or cuda:N")
-    parser.add_argument("--amp", action="store_true", help="CUDA mixed precision (float16 + grad scaling)")
-    parser.add_argument("--workers", type=int, default=d.workers, help="DataLoader worker processes")
-    parser.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
-    parser.add_argument("--no-tensorboard", dest="tensorboard", action="store_false", help="no TensorBoard logs")
-    return parser
-
-
-def options_from_args(args: argparse.Namespace) -> TrainOptions:
-    names = {f.name for f in dataclasses.fields(TrainOptions)}
-    return TrainOptions(**{k: v for k, v in vars(args).items() if k in names})
-
-
+# ---------------------------------------------------------------------- command line: flags in train/aei_options.py
 def train_main(argv: list[str] | None = None) -> int:
     """Entry point of ``python -m faceweave.train.aei`` (and torchrun); returns an exit code."""
     parser = add_train_aei_args(argparse.ArgumentParser(prog="faceweave train aei", description=__doc__.split("\n")[0]))

@@ -41,6 +41,7 @@ import logging
 import math
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -62,32 +63,23 @@ from faceweave.models.harmonizer import (
     CONFIG_METADATA_KEY,
     HarmonizerConfig,
     HarmonizerLossWeights,
-    ResNetDiscriminator,
-    UNetGenerator,
-    mask_gate,
 )
 from faceweave.models.harmonizer import losses as L
 from faceweave.train import checkpoint as ckpt
 from faceweave.train.checkpoint import atomic_write
+from faceweave.train.harmonizer_step import HarmonizerTrainer, HistoryBuffer, Schedule, batch_at
 from faceweave.train.logging import TrainLogger
 from faceweave.train.signals import GracefulStop
 
 log = logging.getLogger(__name__)
 
+__all__ = [  # the step's names (train/harmonizer_step.py) stay importable from here
+    "EMBEDDERS", "HarmonizerTrainer", "HistoryBuffer", "Schedule", "TrainOptions", "TrainResult",
+    "add_train_harmonizer_args", "batch_at", "build_cache", "build_embedder", "load_cache", "main",
+    "options_from_args", "save_cache", "train",
+]
+
 EMBEDDERS = ("none", "identity512", "densenet")
-
-
-@dataclass
-class Schedule:
-    """The seed's alternating generator / discriminator thresholds (values are ours)."""
-
-    tau_g: float = 0.05  # generator phase ends when EMA(L_G total) < tau_g ...
-    tau_d: float = 1.0  # discriminator phase ends when EMA(L_adv^D) < tau_d (2 ln 2 ≈ 1.39 is chance)
-    max_phase_g: int = 40  # ... or after this many steps (ours)
-    max_phase_d: int = 8
-    ema: float = 0.8  # smoothing of the losses the thresholds read
-    history: int = 64  # size of the history buffer of past fakes
-    history_share: float = 0.5  # share of D's fake batch drawn from the buffer once it is full
 
 
 @dataclass
@@ -213,152 +205,67 @@ def load_cache(path: Path) -> tuple[list[FacePatch], list[RealComposite], list[s
     return patches, reals, [str(s) for s in z["sources"]]
 
 
-# ----------------------------------------------------------------------------- trainer
-class HistoryBuffer:
-    """Past fakes (image, mask) kept as uint8 for the discriminator (seed 004's proposed remedy)."""
+def _run_config(opts: TrainOptions, loaded: ckpt.Checkpoint | None) -> HarmonizerConfig:
+    """The network config: the checkpoint's when resuming, else the preset's."""
+    if loaded is None:
+        return HarmonizerConfig.preset(opts.preset)
+    with open(loaded.weights_path, "rb"):
+        from safetensors import safe_open
 
-    def __init__(self, capacity: int) -> None:
-        self.capacity = capacity
-        self.images: list[torch.Tensor] = []
-        self.masks: list[torch.Tensor] = []
-
-    def __len__(self) -> int:
-        return len(self.images)
-
-    def mix(self, fake: torch.Tensor, mask: torch.Tensor, share: float,
-            gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-        """Swap a ``share`` of ``fake`` for stored ones (once full) and store the current ones."""
-        out_f, out_m = fake.clone(), mask.clone()
-        for i in range(fake.shape[0]):
-            q8 = (fake[i].detach().clamp(0, 1) * 255).round().to(torch.uint8).cpu()
-            m8 = (mask[i].detach().clamp(0, 1) * 255).round().to(torch.uint8).cpu()
-            if len(self.images) < self.capacity:
-                self.images.append(q8)
-                self.masks.append(m8)
-            elif float(torch.rand((), generator=gen)) < share:
-                j = int(torch.randint(self.capacity, (), generator=gen))
-                out_f[i] = self.images[j].to(fake).div(255)
-                out_m[i] = self.masks[j].to(mask).div(255)
-                self.images[j], self.masks[j] = q8, m8
-        return out_f, out_m
-
-    def state(self) -> dict[str, Any]:
-        if not self.images:
-            return {"images": torch.zeros(0, dtype=torch.uint8), "masks": torch.zeros(0, dtype=torch.uint8)}
-        return {"images": torch.stack(self.images), "masks": torch.stack(self.masks)}
-
-    def load(self, state: dict[str, Any]) -> None:
-        self.images = list(state["images"]) if state["images"].numel() else []
-        self.masks = list(state["masks"]) if state["masks"].numel() else []
+        with safe_open(str(loaded.weights_path), framework="pt") as f:
+            return HarmonizerConfig.from_dict(json.loads((f.metadata() or {})[CONFIG_METADATA_KEY]))
 
 
-class HarmonizerTrainer:
-    """One optimisation step at a time, with the alternating G / D schedule."""
-
-    def __init__(self, config: HarmonizerConfig, opts: TrainOptions, embed: L.Embedder | None) -> None:
-        self.config, self.opts, self.embed = config, opts, embed
-        self.w, self.sched = opts.weights, opts.schedule
-        self.G = UNetGenerator(config)
-        self.D = ResNetDiscriminator(config)
-        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=opts.lr, betas=(0.5, 0.999))
-        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=opts.lr, betas=(0.5, 0.999))
-        self.history = HistoryBuffer(self.sched.history)
-        self.clip = 1.0  # gradient-norm clip of G (ours: a single outlier batch once wrecked a demo run)
-        self.gen = torch.Generator().manual_seed(opts.seed + 1)
-        self.step = 0
-        self.phase = "G"
-        self.phase_steps = 0
-        self.ema_g: float | None = None
-        self.ema_d: float | None = None
-
-    def generator_losses(self, b: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        x, m, y = b["x"], b["m"], b["y"]
-        gate = mask_gate(m)
-        out = self.G(x, m, gate, clamp=False)
-        parts = {
-            "adv_g": L.g_adversarial_loss(self.D(out, m)),
-            "pix": L.pixel_loss(out, x, m, self.w.pix_inside),
-            "moment": L.moment_loss(out, x),
-            "embed": L.embedding_loss(out, x, self.embed),
-            "gt": L.ground_truth_loss(out, y, gate, b["has_gt"]),
-        }
-        total = (self.w.adv * parts["adv_g"] + self.w.pix * parts["pix"] + self.w.moment * parts["moment"]
-                 + self.w.embed * parts["embed"] + self.w.gt * parts["gt"])
-        return total, parts
-
-    def train_step(self, b: dict[str, torch.Tensor]) -> dict[str, float]:
-        """One step of the current phase: exactly one backward pass."""
-        rec: dict[str, float] = {}
-        if self.phase == "G":
-            self.D.requires_grad_(False)
-            total, parts = self.generator_losses(b)
-            self.opt_g.zero_grad(set_to_none=True)
-            total.backward()
-            torch.nn.utils.clip_grad_norm_(self.G.parameters(), self.clip)
-            self.opt_g.step()
-            self.D.requires_grad_(True)
-            v = float(total.detach())
-            self.ema_g = v if self.ema_g is None else self.sched.ema * self.ema_g + (1 - self.sched.ema) * v
-            rec.update({k: float(t.detach()) for k, t in parts.items()}, g_total=v)
-            done = self.ema_g < self.sched.tau_g or self.phase_steps + 1 >= self.sched.max_phase_g
-        else:
-            with torch.no_grad():
-                fake = self.G(b["x"], b["m"])
-            fake, fm = self.history.mix(fake, b["m"], self.sched.history_share, self.gen)
-            loss = L.d_adversarial_loss(self.D(b["y"], b["m"]), self.D(fake, fm))
-            self.opt_d.zero_grad(set_to_none=True)
-            loss.backward()
-            self.opt_d.step()
-            v = float(loss.detach())
-            self.ema_d = v if self.ema_d is None else self.sched.ema * self.ema_d + (1 - self.sched.ema) * v
-            rec["adv_d"] = v
-            done = self.ema_d < self.sched.tau_d or self.phase_steps + 1 >= self.sched.max_phase_d
-        rec["phase_d"] = float(self.phase == "D")
-        self.phase_steps += 1
-        if done:
-            self.phase, self.phase_steps = ("D" if self.phase == "G" else "G"), 0
-            if self.phase == "D":
-                self.ema_d = None
-            else:
-                self.ema_g = None
-        self.step += 1
-        return rec
-
-    def tensors(self) -> dict[str, torch.Tensor]:
-        out = {f"G.{k}": v for k, v in self.G.state_dict().items()}
-        out.update({f"D.{k}": v for k, v in self.D.state_dict().items()})
-        return out
-
-    def state(self) -> dict[str, Any]:
-        return {
-            "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
-            "phase": self.phase, "phase_steps": self.phase_steps,
-            "ema_g": -1.0 if self.ema_g is None else self.ema_g, "ema_d": -1.0 if self.ema_d is None else self.ema_d,
-            "history": self.history.state(), "gen": self.gen.get_state(), "rng": ckpt.capture_rng_state(),
-        }
-
-    def load(self, c: ckpt.Checkpoint) -> None:
-        self.G.load_state_dict({k[2:]: v for k, v in c.tensors.items() if k.startswith("G.")})
-        self.D.load_state_dict({k[2:]: v for k, v in c.tensors.items() if k.startswith("D.")})
-        s = c.trainer_state
-        self.opt_g.load_state_dict(s["opt_g"])
-        self.opt_d.load_state_dict(s["opt_d"])
-        for opt in (self.opt_g, self.opt_d):  # --lr of this run wins over the checkpoint's
-            for group in opt.param_groups:
-                group["lr"] = self.opts.lr
-        self.phase, self.phase_steps = str(s["phase"]), int(s["phase_steps"])
-        self.ema_g = None if s["ema_g"] < 0 else float(s["ema_g"])
-        self.ema_d = None if s["ema_d"] < 0 else float(s["ema_d"])
-        self.history.load(s["history"])
-        self.gen.set_state(s["gen"])
-        ckpt.restore_rng_state(s["rng"])
-        self.step = c.step
+def _cached_data(opts: TrainOptions, run: Path, size: int) -> tuple[list[FacePatch], list[RealComposite], list[str]]:
+    """The run's data cache, built (inputs checked first) and saved on the first run."""
+    cache = run / "data_cache.npz"
+    if not cache.is_file():  # check the inputs before creating anything
+        list_photos(opts.photos, tuple(opts.exclude))
+        for v in opts.frames:
+            if not Path(v).is_file():
+                raise FaceweaveError(f"--frames {v}: no such file")
+    if cache.is_file():
+        return load_cache(cache)
+    patches, reals, sources = build_cache(opts, size)
+    if not patches:
+        raise FaceweaveError(f"--photos {opts.photos}: no face found in any photo or frame")
+    run.mkdir(parents=True, exist_ok=True)
+    save_cache(cache, patches, reals, sources)
+    return patches, reals, sources
 
 
-def batch_at(ds: HarmonizerDataset, step: int, batch_size: int) -> dict[str, torch.Tensor]:
-    """Batch number ``step``: items step·B … step·B + B − 1 (a function of the step only)."""
-    items = [ds[(step * batch_size + i) % len(ds)] for i in range(batch_size)]
-    return {k: torch.stack([it[k] for it in items]) for k in items[0]}
+def _loop(opts: TrainOptions, trainer: HarmonizerTrainer, ds: HarmonizerDataset, logger: TrainLogger,
+          result: TrainResult, save: Callable[[], None]) -> int:
+    """Steps until --max-steps, --max-minutes or a signal; returns the step last saved."""
+    start = trainer.step
+    t0 = time.monotonic()
+    last_saved = start
+    with GracefulStop() as stop:
+        while trainer.step < opts.max_steps:
+            b = batch_at(ds, trainer.step, opts.batch_size)
+            rec = trainer.train_step(b)
+            step = trainer.step
+            if step % opts.log_every == 0 or step == 1:
+                logger.scalars(step, dict(rec, cpu_min=time.process_time() / 60))  # this process's CPU time
+            logger.progress(step, {k: v for k, v in rec.items() if k in ("gt", "adv_g", "adv_d")})
+            if step % opts.image_every == 0:
+                with torch.no_grad():
+                    out = trainer.G(b["x"][:6], b["m"][:6])
+                logger.image_grid(step, "images/grid", [b["x"][:6], out, b["y"][:6]])
+            out_of_time = opts.max_minutes is not None and (time.monotonic() - t0) / 60 >= opts.max_minutes
+            if step % opts.ckpt_every == 0 or step == opts.max_steps or stop.requested or out_of_time:
+                save()
+                last_saved = step
+            if stop.requested:
+                result.stopped_by_signal = True
+                log.warning("stopped by %s at step %d; resume with --resume", stop.signal_name, step)
+                break
+            if out_of_time:
+                log.info("--max-minutes reached at step %d", step)
+                break
+            if not math.isfinite(rec.get("g_total", rec.get("adv_d", 0.0))):
+                raise FaceweaveError(f"loss is not finite at step {step}")
+    return last_saved
 
 
 def train(opts: TrainOptions) -> TrainResult:
@@ -371,31 +278,11 @@ def train(opts: TrainOptions) -> TrainResult:
     if found is not None and not opts.resume:
         raise FaceweaveError(f"{run} already holds checkpoints; pass --resume or choose another --out")
     loaded = ckpt.load_checkpoint(found) if (found is not None and opts.resume) else None
-    if loaded is not None:
-        with open(loaded.weights_path, "rb"):
-            from safetensors import safe_open
-
-            with safe_open(str(loaded.weights_path), framework="pt") as f:
-                config = HarmonizerConfig.from_dict(json.loads((f.metadata() or {})[CONFIG_METADATA_KEY]))
-    else:
-        config = HarmonizerConfig.preset(opts.preset)
+    config = _run_config(opts, loaded)
     random.seed(opts.seed)
     np.random.seed(opts.seed)
     torch.manual_seed(opts.seed)
-    cache = run / "data_cache.npz"
-    if not cache.is_file():  # check the inputs before creating anything
-        list_photos(opts.photos, tuple(opts.exclude))
-        for v in opts.frames:
-            if not Path(v).is_file():
-                raise FaceweaveError(f"--frames {v}: no such file")
-    if cache.is_file():
-        patches, reals, sources = load_cache(cache)
-    else:
-        patches, reals, sources = build_cache(opts, config.image_size)
-        if not patches:
-            raise FaceweaveError(f"--photos {opts.photos}: no face found in any photo or frame")
-        run.mkdir(parents=True, exist_ok=True)
-        save_cache(cache, patches, reals, sources)
+    patches, reals, sources = _cached_data(opts, run, config.image_size)
     ds = HarmonizerDataset(patches, reals, config.image_size, real_fraction=opts.real_fraction, seed=opts.seed)
     trainer = HarmonizerTrainer(config, opts, build_embedder(opts.embed))
     resumed_from = None
@@ -420,34 +307,8 @@ def train(opts: TrainOptions) -> TrainResult:
         result.checkpoint = ckpt.save_checkpoint(ckpt_dir, trainer.step, trainer.tensors(),
                                                  dict(trainer.state(), weights=dataclasses.asdict(opts.weights)), meta)
 
-    t0 = time.monotonic()
-    last_saved = start
     try:
-        with GracefulStop() as stop:
-            while trainer.step < opts.max_steps:
-                b = batch_at(ds, trainer.step, opts.batch_size)
-                rec = trainer.train_step(b)
-                step = trainer.step
-                if step % opts.log_every == 0 or step == 1:
-                    logger.scalars(step, dict(rec, cpu_min=time.process_time() / 60))  # this process's CPU time
-                logger.progress(step, {k: v for k, v in rec.items() if k in ("gt", "adv_g", "adv_d")})
-                if step % opts.image_every == 0:
-                    with torch.no_grad():
-                        out = trainer.G(b["x"][:6], b["m"][:6])
-                    logger.image_grid(step, "images/grid", [b["x"][:6], out, b["y"][:6]])
-                out_of_time = opts.max_minutes is not None and (time.monotonic() - t0) / 60 >= opts.max_minutes
-                if step % opts.ckpt_every == 0 or step == opts.max_steps or stop.requested or out_of_time:
-                    save()
-                    last_saved = step
-                if stop.requested:
-                    result.stopped_by_signal = True
-                    log.warning("stopped by %s at step %d; resume with --resume", stop.signal_name, step)
-                    break
-                if out_of_time:
-                    log.info("--max-minutes reached at step %d", step)
-                    break
-                if not math.isfinite(rec.get("g_total", rec.get("adv_d", 0.0))):
-                    raise FaceweaveError(f"loss is not finite at step {step}")
+        last_saved = _loop(opts, trainer, ds, logger, result, save)
     finally:
         logger.close()
     if last_saved != trainer.step:

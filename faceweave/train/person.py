@@ -102,20 +102,7 @@ def _faces(o: PersonTrainOptions, cache: Path) -> dict[str, np.ndarray]:
     return d
 
 
-def train(o: PersonTrainOptions) -> Path:
-    """Train (or resume) and write ``OUT/NAME.safetensors``; returns its path."""
-    from faceweave.data.person_faces import mirror_landmarks
-    from faceweave.models.person.light import load_light_net
-    from faceweave.train.checkpoint import (
-        capture_rng_state,
-        latest_checkpoint,
-        load_checkpoint,
-        restore_rng_state,
-        save_checkpoint,
-    )
-    from faceweave.train.logging import TrainLogger
-    from faceweave.train.signals import GracefulStop
-
+def _check(o: PersonTrainOptions) -> Path:
     if not o.name or not o.name.replace("-", "").replace("_", "").isalnum():
         raise FaceweaveError(f"--name {o.name!r}: use letters, digits, '-' and '_'")
     if o.steps < 1 or o.batch < 1 or o.n_best < 1:
@@ -123,45 +110,140 @@ def train(o: PersonTrainOptions) -> Path:
     out = Path(o.out)
     if out.exists() and not out.is_dir():
         raise FaceweaveError(f"--out {out}: exists and is not a folder")
+    return out
+
+
+@dataclass
+class _TrainData:
+    """The inputs x (other people's faces, then the person's own) and the style images' Φ_l(y)."""
+
+    content_crops: np.ndarray
+    content_lms: np.ndarray
+    n_other: int
+    style_phi: dict[str, torch.Tensor]
+    style_desc: np.ndarray
+
+
+def _train_data(d: dict[str, np.ndarray], feats: DenseNetFeatures, style_layers: tuple[str, ...]) -> _TrainData:
+    style_crops, style_lms = d["style_crops"], d["style_lms"]
+    with torch.no_grad():  # Φ_l(y) of every style image, once (fp16 to save memory)
+        ys = _to_tensor(style_crops)
+        style_feats: dict[str, list[torch.Tensor]] = {name: [] for name in style_layers}
+        for i in range(0, len(ys), 16):
+            f = feats.net.features(ys[i : i + 16], tuple(style_layers))
+            for name in style_layers:
+                style_feats[name].append(f[name].half())
+        style_phi = {k: torch.cat(v) for k, v in style_feats.items()}
+    return _TrainData(
+        content_crops=np.concatenate([d["content_crops"], style_crops]),  # others, then the person's own faces
+        content_lms=np.concatenate([d["content_lms"], style_lms]),
+        n_other=len(d["content_crops"]),
+        style_phi=style_phi,
+        style_desc=pose_expression_descriptor(style_lms),
+    )
+
+
+def _batch(data: _TrainData, batch: int) -> tuple[torch.Tensor, np.ndarray]:
+    """Inputs x (mirrored at random, colour gain 0.8–1.2) and their landmarks."""
+    from faceweave.data.person_faces import mirror_landmarks
+
+    n_other, content_crops, content_lms = data.n_other, data.content_crops, data.content_lms
+    # half the batch from other people, half from the person (when there are others)
+    if n_other:
+        idx = np.concatenate([np.random.randint(0, n_other, (batch + 1) // 2),
+                              np.random.randint(n_other, len(content_crops), batch // 2)])
+    else:
+        idx = np.random.randint(0, len(content_crops), batch)
+    flip = np.random.rand(len(idx)) < 0.5
+    crops = np.stack([c[:, ::-1] if f else c for c, f in zip(content_crops[idx], flip, strict=True)])
+    lms = np.stack([mirror_landmarks(m) if f else m for m, f in zip(content_lms[idx], flip, strict=True)])
+    gain = np.random.uniform(0.8, 1.2, (len(idx), 1, 1, 3)).astype(np.float32)
+    x = (_to_tensor(crops) * torch.from_numpy(gain).permute(0, 3, 1, 2)).clamp(0, 1)
+    return x, lms
+
+
+def _losses(net: TransformationNet, feats: DenseNetFeatures, light: torch.nn.Module, x: torch.Tensor,
+            lms: np.ndarray, data: _TrainData, o: PersonTrainOptions, w: LossWeights) -> dict[str, torch.Tensor]:
+    """The terms of one step and their total (seed 003 poster Eq. 5)."""
+    nn_idx = torch.from_numpy(nearest_style_images(pose_expression_descriptor(lms), data.style_desc, o.n_best))
+    xh = net(x)
+    fo = feats(xh)
+    with torch.no_grad():
+        fi = feats.net.features(x, tuple(o.content_layers))
+        g_in = light(x)
+    lc = sum(content_loss(fo[n], fi[n]) for n in o.content_layers)
+    ls = sum(style_loss(fo[n], data.style_phi[n][nn_idx].float()) for n in o.style_layers)
+    ll = light_loss(light(xh), g_in)
+    lt = tv_loss(xh)
+    loss = lc + w.alpha * ls + w.beta * ll + w.gamma * lt  # seed 003 poster Eq. (5), total loss
+    return {"total": loss, "content": lc, "style": ls, "light": ll, "tv": lt}  # type: ignore[dict-item]
+
+
+def _card(o: PersonTrainOptions, d: dict[str, np.ndarray], data: _TrainData, step: int, elapsed: float,
+          t_faces: float, means: dict[str, float]) -> dict[str, object]:
+    """The model card written into the person file."""
+    return {
+        "name": o.name,
+        "paper": "Korshunova et al., Fast Face-swap Using Convolutional Neural Networks (seed 003)",
+        "photos": o.photos,
+        "frames": [int(f) for f in d["style_frames"]],
+        "style_images": len(d["style_crops"]),
+        "content_images_other_people": data.n_other,
+        "content_sources": [str(c) for c in d.get("content_sources", o.content)],
+        "steps": step,
+        "batch": o.batch,
+        "seed": o.seed,
+        "train_seconds": round(elapsed, 1),
+        "face_extraction_seconds": round(t_faces, 1),
+        "losses_final_ema": {k: round(v, 5) for k, v in means.items()},
+        "loss_weights": {"alpha": o.alpha, "beta": o.beta, "gamma": o.gamma},
+        "content_layers": list(o.content_layers),
+        "style_layers": list(o.style_layers),
+        "n_best": o.n_best,
+        "phi": "DenseNet-121 (faceweave.nets 'expression') stands in for the poster's VGG-19",
+        "threads": torch.get_num_threads(),
+    }
+
+
+def _resume(net: TransformationNet, opt: torch.optim.Optimizer, ckpt_dir: Path, lr: float) -> tuple[int, float]:
+    """Weights, optimiser and RNG state of the latest checkpoint, if any; (step, training seconds so far)."""
+    from faceweave.train.checkpoint import latest_checkpoint, load_checkpoint, restore_rng_state
+
+    if latest_checkpoint(ckpt_dir) is None:
+        return 0, 0.0
+    ck = load_checkpoint(ckpt_dir)
+    net.load_state_dict(ck.tensors)
+    opt.load_state_dict(ck.trainer_state["optimizer"])
+    for group in opt.param_groups:  # --lr of the resuming command wins over the checkpoint's
+        group["lr"] = lr
+    restore_rng_state(ck.trainer_state["rng"])
+    log.info("resumed from step %d (%s)", ck.step, ck.weights_path.name)
+    return ck.step, float(ck.trainer_state.get("elapsed", 0.0))
+
+
+def train(o: PersonTrainOptions) -> Path:
+    """Train (or resume) and write ``OUT/NAME.safetensors``; returns its path."""
+    from faceweave.models.person.light import load_light_net
+    from faceweave.train.checkpoint import capture_rng_state, save_checkpoint
+    from faceweave.train.logging import TrainLogger
+    from faceweave.train.signals import GracefulStop
+
+    out = _check(o)
     random.seed(o.seed)
     np.random.seed(o.seed)
     torch.manual_seed(o.seed)
     t_start = time.time()
     d = _faces(o, out / "faces.npz")
     t_faces = time.time() - t_start
-    style_crops, style_lms = d["style_crops"], d["style_lms"]
-    content_crops = np.concatenate([d["content_crops"], style_crops])  # others, then the person's own faces
-    content_lms = np.concatenate([d["content_lms"], style_lms])
-    n_other = len(d["content_crops"])
-    log.info("%d faces of %s (style images), %d faces of other people", len(style_crops), o.name, n_other)
-
     feats = DenseNetFeatures(tuple(o.content_layers) + tuple(o.style_layers))
     light = load_light_net()
-    with torch.no_grad():  # Φ_l(y) of every style image, once (fp16 to save memory)
-        ys = _to_tensor(style_crops)
-        style_feats = {name: [] for name in o.style_layers}
-        for i in range(0, len(ys), 16):
-            f = feats.net.features(ys[i : i + 16], tuple(o.style_layers))
-            for name in o.style_layers:
-                style_feats[name].append(f[name].half())
-        style_phi = {k: torch.cat(v) for k, v in style_feats.items()}
-    style_desc = pose_expression_descriptor(style_lms)
+    data = _train_data(d, feats, tuple(o.style_layers))
+    log.info("%d faces of %s (style images), %d faces of other people", len(d["style_crops"]), o.name, data.n_other)
 
     net = TransformationNet(TransformationConfig(size=FRAME_SIZE))
     opt = torch.optim.Adam(net.parameters(), o.lr)
     ckpt_dir = out / "checkpoints"
-    step = 0
-    elapsed = 0.0
-    if latest_checkpoint(ckpt_dir) is not None:
-        ck = load_checkpoint(ckpt_dir)
-        net.load_state_dict(ck.tensors)
-        opt.load_state_dict(ck.trainer_state["optimizer"])
-        for group in opt.param_groups:  # --lr of the resuming command wins over the checkpoint's
-            group["lr"] = o.lr
-        restore_rng_state(ck.trainer_state["rng"])
-        step = ck.step
-        elapsed = float(ck.trainer_state.get("elapsed", 0.0))
-        log.info("resumed from step %d (%s)", step, ck.weights_path.name)
+    step, elapsed = _resume(net, opt, ckpt_dir, o.lr)
     logger = TrainLogger(out, total_steps=o.steps, start_step=step, progress=o.progress, tensorboard=False)
     logger.truncate_after(step)
     w = LossWeights(o.alpha, o.beta, o.gamma, tuple(o.content_layers), tuple(o.style_layers))
@@ -176,34 +258,13 @@ def train(o: PersonTrainOptions) -> Path:
     t0 = time.time() - elapsed
     with GracefulStop() as stop:
         while step < o.steps:
-            # half the batch from other people, half from the person (when there are others)
-            if n_other:
-                idx = np.concatenate([np.random.randint(0, n_other, (o.batch + 1) // 2),
-                                      np.random.randint(n_other, len(content_crops), o.batch // 2)])
-            else:
-                idx = np.random.randint(0, len(content_crops), o.batch)
-            flip = np.random.rand(len(idx)) < 0.5
-            crops = np.stack([c[:, ::-1] if f else c for c, f in zip(content_crops[idx], flip, strict=True)])
-            lms = np.stack([mirror_landmarks(m) if f else m for m, f in zip(content_lms[idx], flip, strict=True)])
-            gain = np.random.uniform(0.8, 1.2, (len(idx), 1, 1, 3)).astype(np.float32)
-            x = (_to_tensor(crops) * torch.from_numpy(gain).permute(0, 3, 1, 2)).clamp(0, 1)
-            nn_idx = torch.from_numpy(nearest_style_images(pose_expression_descriptor(lms), style_desc, o.n_best))
-            xh = net(x)
-            fo = feats(xh)
-            with torch.no_grad():
-                fi = feats.net.features(x, tuple(o.content_layers))
-                g_in = light(x)
-            lc = sum(content_loss(fo[n], fi[n]) for n in o.content_layers)
-            ls = sum(style_loss(fo[n], style_phi[n][nn_idx].float()) for n in o.style_layers)
-            ll = light_loss(light(xh), g_in)
-            lt = tv_loss(xh)
-            loss = lc + w.alpha * ls + w.beta * ll + w.gamma * lt  # seed 003 poster Eq. (5), total loss
+            x, lms = _batch(data, o.batch)
+            terms = _losses(net, feats, light, x, lms, data, o, w)
             opt.zero_grad(set_to_none=True)
-            loss.backward()
+            terms["total"].backward()
             opt.step()
             step += 1
             elapsed = time.time() - t0
-            terms = {"total": loss, "content": lc, "style": ls, "light": ll, "tv": lt}
             vals = {k: float(v.detach()) for k, v in terms.items()}
             for k, v in vals.items():
                 means[k] = v if k not in means else 0.95 * means[k] + 0.05 * v
@@ -221,28 +282,7 @@ def train(o: PersonTrainOptions) -> Path:
                 log.warning("--max-minutes %.1f reached at step %d", o.max_minutes, step)
                 break
     logger.close()
-    card = {
-        "name": o.name,
-        "paper": "Korshunova et al., Fast Face-swap Using Convolutional Neural Networks (seed 003)",
-        "photos": o.photos,
-        "frames": [int(f) for f in d["style_frames"]],
-        "style_images": len(style_crops),
-        "content_images_other_people": n_other,
-        "content_sources": [str(c) for c in d.get("content_sources", o.content)],
-        "steps": step,
-        "batch": o.batch,
-        "seed": o.seed,
-        "train_seconds": round(elapsed, 1),
-        "face_extraction_seconds": round(t_faces, 1),
-        "losses_final_ema": {k: round(v, 5) for k, v in means.items()},
-        "loss_weights": {"alpha": o.alpha, "beta": o.beta, "gamma": o.gamma},
-        "content_layers": list(o.content_layers),
-        "style_layers": list(o.style_layers),
-        "n_best": o.n_best,
-        "phi": "DenseNet-121 (faceweave.nets 'expression') stands in for the poster's VGG-19",
-        "threads": torch.get_num_threads(),
-    }
-    path = save_person(out / f"{o.name}.safetensors", net, card)
+    path = save_person(out / f"{o.name}.safetensors", net, _card(o, d, data, step, elapsed, t_faces, means))
     log.info("wrote %s (%d steps, %.1f min)", path, step, elapsed / 60)
     return path
 

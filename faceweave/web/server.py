@@ -173,6 +173,47 @@ def _swap_job(config: WebConfig, gate: Gate, files: dict[str, bytes], opts: dict
             raise FaceweaveError(user_error(e, labels)[1]) from None
 
 
+class _Refused(Exception):
+    """A bad ``POST /api/swap`` request: the status and the one-line message to answer with."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
+async def _swap_form(form: Any, config: WebConfig) -> tuple[dict[str, bytes], dict[str, Any]]:
+    """The image files and the options (engine, blend, target face) of a ``POST /api/swap`` form."""
+    from faceweave.engines.base import BLEND_MODES, engine_names
+
+    files: dict[str, bytes] = {}
+    for name in _IMAGE_FIELDS:
+        up = form.get(name)
+        if up is None or isinstance(up, str):
+            if name == "source" and not needs_source(str(form.get("engine") or "warp")):
+                continue  # `person`: its trained person is the source
+            if name != "reference":
+                raise _Refused(400, f"missing file field '{name}'")
+            continue
+        data = await up.read()
+        if len(data) > config.max_file_bytes:
+            raise _Refused(413, f"{name}: file too large ({len(data) / 2**20:.1f} MB; the limit is "
+                                f"{config.max_file_mb:g} MB per file)")
+        if not data:
+            raise _Refused(400, f"{name}: file is empty")
+        files[name] = data
+    engine = str(form.get("engine") or "warp")
+    blend = str(form.get("blend") or "multiband")
+    if engine not in engine_names():
+        raise _Refused(400, f"unknown engine '{engine[:40]}' (available: {', '.join(engine_names())})")
+    if blend not in BLEND_MODES:
+        raise _Refused(400, f"unknown blend '{blend[:40]}' (choose from {', '.join(BLEND_MODES)})")
+    try:
+        target_face = _parse_target_face(form.get("target_face"))
+    except FaceweaveError as e:
+        raise _Refused(400, str(e)) from None
+    return files, {"engine": engine, "blend": blend, "target_face": target_face}
+
+
 def create_app(config: WebConfig, auth: tuple[str, str] | None = None) -> tuple[Any, Any]:
     """(ASGI app, :class:`faceweave.web.ui.App`). ``config.root`` must be set (see :func:`make_root`)."""
     assert config.root is not None
@@ -217,36 +258,12 @@ def create_app(config: WebConfig, auth: tuple[str, str] | None = None) -> tuple[
             return err(413, f"request too large: the limit is {config.max_request_mb:g} MB per request")
         except Exception:  # noqa: BLE001 - a body the parser chokes on is the client's fault
             return err(400, "malformed multipart body")
-        files: dict[str, bytes] = {}
         try:
-            for name in _IMAGE_FIELDS:
-                up = form.get(name)
-                if up is None or isinstance(up, str):
-                    if name == "source" and not needs_source(str(form.get("engine") or "warp")):
-                        continue  # `person`: its trained person is the source
-                    if name != "reference":
-                        return err(400, f"missing file field '{name}'")
-                    continue
-                data = await up.read()
-                if len(data) > config.max_file_bytes:
-                    return err(413, f"{name}: file too large ({len(data) / 2**20:.1f} MB; the limit is "
-                                    f"{config.max_file_mb:g} MB per file)")
-                if not data:
-                    return err(400, f"{name}: file is empty")
-                files[name] = data
-            engine = str(form.get("engine") or "warp")
-            blend = str(form.get("blend") or "multiband")
-            if engine not in engine_names():
-                return err(400, f"unknown engine '{engine[:40]}' (available: {', '.join(engine_names())})")
-            if blend not in BLEND_MODES:
-                return err(400, f"unknown blend '{blend[:40]}' (choose from {', '.join(BLEND_MODES)})")
-            try:
-                target_face = _parse_target_face(form.get("target_face"))  # type: ignore[arg-type]
-            except FaceweaveError as e:
-                return err(400, str(e))
+            files, opts = await _swap_form(form, config)
+        except _Refused as e:
+            return err(e.status, e.message)
         finally:
             await form.close()
-        opts = {"engine": engine, "blend": blend, "target_face": target_face}
         try:
             png = await run_in_threadpool(_swap_job, config, gate, files, opts)
         except Exception as e:  # noqa: BLE001 - one clean line, never a traceback

@@ -1,0 +1,190 @@
+"""One harmonizer training step (seed 004): the alternating generator / discriminator schedule, the
+history buffer of past fakes, and the batch of a step. The data cache, the loop and resume are in
+:mod:`faceweave.train.harmonizer`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import torch
+
+from faceweave.data.harmonizer import HarmonizerDataset
+from faceweave.models.harmonizer import (
+    HarmonizerConfig,
+    HarmonizerLossWeights,
+    ResNetDiscriminator,
+    UNetGenerator,
+    mask_gate,
+)
+from faceweave.models.harmonizer import losses as L
+from faceweave.train import checkpoint as ckpt
+
+
+@dataclass
+class Schedule:
+    """The seed's alternating generator / discriminator thresholds (values are ours)."""
+
+    tau_g: float = 0.05  # generator phase ends when EMA(L_G total) < tau_g ...
+    tau_d: float = 1.0  # discriminator phase ends when EMA(L_adv^D) < tau_d (2 ln 2 ≈ 1.39 is chance)
+    max_phase_g: int = 40  # ... or after this many steps (ours)
+    max_phase_d: int = 8
+    ema: float = 0.8  # smoothing of the losses the thresholds read
+    history: int = 64  # size of the history buffer of past fakes
+    history_share: float = 0.5  # share of D's fake batch drawn from the buffer once it is full
+
+
+class StepOptions(Protocol):
+    """What the step reads of a run's options (:class:`faceweave.train.harmonizer.TrainOptions`)."""
+
+    lr: float
+    seed: int
+    weights: HarmonizerLossWeights
+    schedule: Schedule
+
+
+class HistoryBuffer:
+    """Past fakes (image, mask) kept as uint8 for the discriminator (seed 004's proposed remedy)."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self.images: list[torch.Tensor] = []
+        self.masks: list[torch.Tensor] = []
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def mix(self, fake: torch.Tensor, mask: torch.Tensor, share: float,
+            gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """Swap a ``share`` of ``fake`` for stored ones (once full) and store the current ones."""
+        out_f, out_m = fake.clone(), mask.clone()
+        for i in range(fake.shape[0]):
+            q8 = (fake[i].detach().clamp(0, 1) * 255).round().to(torch.uint8).cpu()
+            m8 = (mask[i].detach().clamp(0, 1) * 255).round().to(torch.uint8).cpu()
+            if len(self.images) < self.capacity:
+                self.images.append(q8)
+                self.masks.append(m8)
+            elif float(torch.rand((), generator=gen)) < share:
+                j = int(torch.randint(self.capacity, (), generator=gen))
+                out_f[i] = self.images[j].to(fake).div(255)
+                out_m[i] = self.masks[j].to(mask).div(255)
+                self.images[j], self.masks[j] = q8, m8
+        return out_f, out_m
+
+    def state(self) -> dict[str, Any]:
+        if not self.images:
+            return {"images": torch.zeros(0, dtype=torch.uint8), "masks": torch.zeros(0, dtype=torch.uint8)}
+        return {"images": torch.stack(self.images), "masks": torch.stack(self.masks)}
+
+    def load(self, state: dict[str, Any]) -> None:
+        self.images = list(state["images"]) if state["images"].numel() else []
+        self.masks = list(state["masks"]) if state["masks"].numel() else []
+
+
+class HarmonizerTrainer:
+    """One optimisation step at a time, with the alternating G / D schedule."""
+
+    def __init__(self, config: HarmonizerConfig, opts: StepOptions, embed: L.Embedder | None) -> None:
+        self.config, self.opts, self.embed = config, opts, embed
+        self.w, self.sched = opts.weights, opts.schedule
+        self.G = UNetGenerator(config)
+        self.D = ResNetDiscriminator(config)
+        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=opts.lr, betas=(0.5, 0.999))
+        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=opts.lr, betas=(0.5, 0.999))
+        self.history = HistoryBuffer(self.sched.history)
+        self.clip = 1.0  # gradient-norm clip of G (ours: a single outlier batch once wrecked a demo run)
+        self.gen = torch.Generator().manual_seed(opts.seed + 1)
+        self.step = 0
+        self.phase = "G"
+        self.phase_steps = 0
+        self.ema_g: float | None = None
+        self.ema_d: float | None = None
+
+    def generator_losses(self, b: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        x, m, y = b["x"], b["m"], b["y"]
+        gate = mask_gate(m)
+        out = self.G(x, m, gate, clamp=False)
+        parts = {
+            "adv_g": L.g_adversarial_loss(self.D(out, m)),
+            "pix": L.pixel_loss(out, x, m, self.w.pix_inside),
+            "moment": L.moment_loss(out, x),
+            "embed": L.embedding_loss(out, x, self.embed),
+            "gt": L.ground_truth_loss(out, y, gate, b["has_gt"]),
+        }
+        total = (self.w.adv * parts["adv_g"] + self.w.pix * parts["pix"] + self.w.moment * parts["moment"]
+                 + self.w.embed * parts["embed"] + self.w.gt * parts["gt"])
+        return total, parts
+
+    def train_step(self, b: dict[str, torch.Tensor]) -> dict[str, float]:
+        """One step of the current phase: exactly one backward pass."""
+        rec: dict[str, float] = {}
+        if self.phase == "G":
+            self.D.requires_grad_(False)
+            total, parts = self.generator_losses(b)
+            self.opt_g.zero_grad(set_to_none=True)
+            total.backward()
+            torch.nn.utils.clip_grad_norm_(self.G.parameters(), self.clip)
+            self.opt_g.step()
+            self.D.requires_grad_(True)
+            v = float(total.detach())
+            self.ema_g = v if self.ema_g is None else self.sched.ema * self.ema_g + (1 - self.sched.ema) * v
+            rec.update({k: float(t.detach()) for k, t in parts.items()}, g_total=v)
+            done = self.ema_g < self.sched.tau_g or self.phase_steps + 1 >= self.sched.max_phase_g
+        else:
+            with torch.no_grad():
+                fake = self.G(b["x"], b["m"])
+            fake, fm = self.history.mix(fake, b["m"], self.sched.history_share, self.gen)
+            loss = L.d_adversarial_loss(self.D(b["y"], b["m"]), self.D(fake, fm))
+            self.opt_d.zero_grad(set_to_none=True)
+            loss.backward()
+            self.opt_d.step()
+            v = float(loss.detach())
+            self.ema_d = v if self.ema_d is None else self.sched.ema * self.ema_d + (1 - self.sched.ema) * v
+            rec["adv_d"] = v
+            done = self.ema_d < self.sched.tau_d or self.phase_steps + 1 >= self.sched.max_phase_d
+        rec["phase_d"] = float(self.phase == "D")
+        self.phase_steps += 1
+        if done:
+            self.phase, self.phase_steps = ("D" if self.phase == "G" else "G"), 0
+            if self.phase == "D":
+                self.ema_d = None
+            else:
+                self.ema_g = None
+        self.step += 1
+        return rec
+
+    def tensors(self) -> dict[str, torch.Tensor]:
+        out = {f"G.{k}": v for k, v in self.G.state_dict().items()}
+        out.update({f"D.{k}": v for k, v in self.D.state_dict().items()})
+        return out
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
+            "phase": self.phase, "phase_steps": self.phase_steps,
+            "ema_g": -1.0 if self.ema_g is None else self.ema_g, "ema_d": -1.0 if self.ema_d is None else self.ema_d,
+            "history": self.history.state(), "gen": self.gen.get_state(), "rng": ckpt.capture_rng_state(),
+        }
+
+    def load(self, c: ckpt.Checkpoint) -> None:
+        self.G.load_state_dict({k[2:]: v for k, v in c.tensors.items() if k.startswith("G.")})
+        self.D.load_state_dict({k[2:]: v for k, v in c.tensors.items() if k.startswith("D.")})
+        s = c.trainer_state
+        self.opt_g.load_state_dict(s["opt_g"])
+        self.opt_d.load_state_dict(s["opt_d"])
+        for opt in (self.opt_g, self.opt_d):  # --lr of this run wins over the checkpoint's
+            for group in opt.param_groups:
+                group["lr"] = self.opts.lr
+        self.phase, self.phase_steps = str(s["phase"]), int(s["phase_steps"])
+        self.ema_g = None if s["ema_g"] < 0 else float(s["ema_g"])
+        self.ema_d = None if s["ema_d"] < 0 else float(s["ema_d"])
+        self.history.load(s["history"])
+        self.gen.set_state(s["gen"])
+        ckpt.restore_rng_state(s["rng"])
+        self.step = c.step
+
+
+def batch_at(ds: HarmonizerDataset, step: int, batch_size: int) -> dict[str, torch.Tensor]:
+    """Batch number ``step``: items step·B … step·B + B − 1 (a function of the step only)."""
+    items = [ds[(step * batch_size + i) % len(ds)] for i in range(batch_size)]
+    return {k: torch.stack([it[k] for it in items]) for k in items[0]}
