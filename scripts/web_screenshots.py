@@ -15,6 +15,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -35,6 +36,10 @@ def main() -> int:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     url = f"http://127.0.0.1:{port}"
+    from faceweave import api
+
+    marked = Path(tempfile.mkdtemp(prefix="fw-shots-")) / "swapped.png"  # a marked swap for the Verify tab
+    api.save(api.swap_picture(ASSETS / "facerec_biden.jpg", ASSETS / "facerec_obama.jpg").picture, marked)
     server = subprocess.Popen([sys.executable, "-m", "faceweave.cli", "web", "--port", str(port)],
                               env=dict(os.environ, OMP_NUM_THREADS="1"), stdout=subprocess.DEVNULL)
     try:
@@ -96,6 +101,12 @@ def main() -> int:
             pg.click("#fw-interp")
             pg.wait_for_selector("#fw-interp-result img")
             shot("web_rsgan_interpolate.jpg")
+
+            pg.get_by_role("tab", name="Verify").click()
+            pg.locator("#fw-verify-file input[type=file]").set_input_files(marked)
+            pg.click("#fw-verify")
+            pg.wait_for_function("() => document.querySelector('#fw-verify-summary textarea').value.length > 0")
+            shot("web_verify.jpg")
 
             pg.get_by_role("tab", name="Results").click()
             pg.locator("#fw-results-files a").first.wait_for()

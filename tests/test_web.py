@@ -365,6 +365,24 @@ def test_browser_rsgan_edit(page) -> None:
     assert inside > 1.0 and outside < 0.5, (inside, outside)  # the face changed, the rest of the photo did not
 
 
+def test_browser_verify_tab_reports_the_marks_of_a_swap_and_their_absence(page, tmp_path: Path) -> None:
+    from faceweave import api
+
+    swapped = tmp_path / "swapped.png"
+    api.save(api.swap_picture(ASSETS / "facerec_biden.jpg", ASSETS / "facerec_obama.jpg").picture, swapped)
+    pg = page
+    for path, expect in ((swapped, r"SYNTHETIC.*C2PA manifest: VALID"), (ASSETS / "facerec_obama.jpg",
+                                                                         r"no synthetic mark found")):
+        pg.reload()
+        pg.get_by_role("tab", name="Verify").click()
+        pg.locator("#fw-verify-file input[type=file]").set_input_files(path)
+        pg.click("#fw-verify")
+        pg.wait_for_function("() => document.querySelector('#fw-verify-summary textarea').value.includes("
+                             f"'{path.name}')", timeout=120_000)
+        text = pg.locator("#fw-verify-summary textarea").input_value()
+        assert re.search(expect, text, re.S), text
+
+
 def test_browser_oversized_upload_is_refused_with_a_message(page, tmp_path: Path) -> None:
     big = tmp_path / "huge.jpg"
     big.write_bytes(bytes((MAX_FILE_MB + 1) * 2**20))

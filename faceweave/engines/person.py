@@ -63,6 +63,16 @@ def resolve_person(person: str | None) -> Path:
     )
 
 
+def available_persons(folder: str | os.PathLike[str] | None = None) -> dict[str, str]:
+    """Trained persons a user can pick: the shipped ones by name, then ``folder``'s ``*.safetensors`` by path."""
+    out = {f.stem.removeprefix("person_"): f.stem.removeprefix("person_")
+           for f in sorted(WEIGHTS_DIR.glob("person_*.safetensors")) if f.stem != "person_light"}
+    if folder is not None and Path(folder).is_dir():
+        for f in sorted(Path(folder).glob("*.safetensors")):
+            out.setdefault(f.stem, str(f))
+    return out
+
+
 def load(person: str | None = None) -> tuple[Any, dict[str, Any]]:
     """(frozen TransformationNet, model card), cached per file and mtime."""
     from faceweave.models.person.person_file import load_person

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from faceweave.errors import FaceweaveError
 
@@ -25,6 +26,8 @@ def _add_web(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--workers", type=int, default=d.workers,
                    help=f"jobs computed at once (default {d.workers}: the CPUs)")
     p.add_argument("--queue", type=int, default=d.max_queue, help=f"jobs that may wait (default {d.max_queue})")
+    p.add_argument("--persons", metavar="DIR", help="a folder of trained persons (NAME.safetensors from "
+                   "`faceweave train person`) offered to the person engine, beside the shipped demo person")
     p.set_defaults(func=_cmd_web)
 
 
@@ -46,6 +49,9 @@ def _cmd_web(a: argparse.Namespace) -> int:
         raise FaceweaveError("--workers must be ≥ 1 and --queue ≥ 0")
     if not 0 <= a.port <= 65535:
         raise FaceweaveError(f"--port {a.port}: must be 0–65535")
-    cfg = WebConfig(max_file_mb=a.max_file_mb, max_request_mb=a.max_request_mb, workers=a.workers, max_queue=a.queue)
+    if a.persons is not None and not Path(a.persons).is_dir():
+        raise FaceweaveError(f"--persons {a.persons}: no such folder")
+    cfg = WebConfig(max_file_mb=a.max_file_mb, max_request_mb=a.max_request_mb, workers=a.workers, max_queue=a.queue,
+                    persons=None if a.persons is None else Path(a.persons))
     serve(a.host, a.port, auth=auth, no_auth=a.no_auth, config=cfg)
     return 0

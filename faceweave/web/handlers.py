@@ -51,6 +51,11 @@ def _session(request: gr.Request | None) -> str:
     return (request.session_hash if request is not None else None) or "anonymous"
 
 
+def _person_option(engine: str, person: str | None) -> dict[str, object]:
+    """The chosen trained person, for the person engine only (other engines take no such option)."""
+    return {"person": person} if engine == "person" and person else {}
+
+
 class App:
     """Handlers bound to one server's config, gate and sessions (also callable from tests)."""
 
@@ -102,7 +107,7 @@ class App:
         return [c for c in chosen if c != key] if key in chosen else sorted([*chosen, key], key=int)
 
     def swap_photo(self, source: str | None, target: str | None, reference: str | None, engine: str,
-                   blend: str, all_faces: bool, chosen: list[str] | None, harmonize: bool,
+                   blend: str, all_faces: bool, chosen: list[str] | None, harmonize: bool, person: str | None,
                    request: gr.Request) -> tuple[str, str, str]:
         from faceweave import api
 
@@ -118,7 +123,8 @@ class App:
 
         def work(folder: Path) -> list[str]:
             res = api.swap_picture(source, target, engine=engine, blend=blend, target_face=target_face,
-                                   reference=reference or None, harmonize=bool(harmonize))
+                                   reference=reference or None, harmonize=bool(harmonize),
+                                   **_person_option(engine, person))
             suffix = ".png" if res.picture.alpha is not None or Path(target).suffix.lower() == ".png" else ".jpg"
             out["swapped"] = res.swapped
             return [api.save(res.picture, folder / f"swap{suffix}")]
@@ -127,9 +133,23 @@ class App:
         faces = ", ".join(str(i) for i in out["swapped"])
         return files[0], files[0], f"Replaced target face(s) {faces} with the {engine} engine ({blend} blend)."
 
+    # -- provenance
+    def verify(self, path: str | None) -> tuple[str, dict[str, object]]:
+        from faceweave import api
+
+        if not path:
+            raise gr.Error("upload a photo or video to check")
+        try:
+            with self.gate.turn():
+                rep = api.verify(path)
+        except FaceweaveError as e:
+            raise gr.Error(_clean(e, {path: "uploaded file"})) from None
+        return "\n".join(rep.lines()), rep.to_dict()
+
     # -- video swap
     def swap_video(self, source: str | None, video: str | None, engine: str, blend: str, all_faces: bool,
-                   harmonize: bool, request: gr.Request, progress: gr.Progress = gr.Progress()) -> tuple[str, str, str]:  # noqa: B008 - gradio's idiom
+                   harmonize: bool, person: str | None, request: gr.Request,
+                   progress: gr.Progress = gr.Progress()) -> tuple[str, str, str]:  # noqa: B008 - gradio's idiom
         from faceweave import api
         from faceweave.media.video import VIDEO_SUFFIXES
 
@@ -163,7 +183,7 @@ class App:
             progress(0, desc="analysing the source photo")
             counts = api.swap_video(source, video, folder / "swap.mp4", engine=engine, blend=blend,
                                     target_face="all" if all_faces else None, on_frame=on_frame,
-                                    harmonize=bool(harmonize))
+                                    harmonize=bool(harmonize), **_person_option(engine, person))
             stats["swapped"] = counts["swapped"]
             return [str(folder / "swap.mp4")]
 

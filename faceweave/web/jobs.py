@@ -32,6 +32,7 @@ class WebConfig:
     workers: int = field(default_factory=lambda: max(1, os.cpu_count() or 1))  # jobs computed at once
     max_queue: int = 64  # jobs waiting beyond the running ones; more get "busy, try again"
     root: Path | None = None  # the server's own temporary folder (made by :func:`make_root`)
+    persons: Path | None = None  # a folder of trained persons (NAME.safetensors) offered to the person engine
 
     @property
     def max_file_bytes(self) -> int:

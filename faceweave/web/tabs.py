@@ -12,14 +12,21 @@ from faceweave.web.components import REGIONS, PhotoInput, _clean, _guard
 from faceweave.web.handlers import App
 
 
-def _options(engines: list[str], blends: list[str]) -> tuple[gr.Dropdown, gr.Dropdown]:
+def _options(app: App, engines: list[str], blends: list[str]) -> tuple[gr.Dropdown, gr.Dropdown, gr.Checkbox,
+                                                                      gr.Dropdown]:
+    from faceweave.engines.person import available_persons
+
+    persons = available_persons(app.config.persons)
     with gr.Row():
         engine = gr.Dropdown(engines, value="warp" if "warp" in engines else engines[0], label="Engine",
                              info="from the engine registry (`faceweave engines`)")
         blend = gr.Dropdown(blends, value="multiband" if "multiband" in blends else blends[0], label="Blend")
         harmonize = gr.Checkbox(False, label="Harmonize (learned U-Net, seed 004)",
                                 info="evens out skin tone and seams after the blend; demo weights")
-    return engine, blend, harmonize
+        person = gr.Dropdown(list(persons.items()), value=next(iter(persons.values()), None),
+                             label="Person (person engine)", info="shipped, and those of `faceweave web --persons DIR`",
+                             elem_id="fw-person")
+    return engine, blend, harmonize, person
 
 
 def _photo_tab(app: App, engines: list[str], blends: list[str]) -> None:
@@ -39,7 +46,7 @@ def _photo_tab(app: App, engines: list[str], blends: list[str]) -> None:
             reference = PhotoInput(type="filepath", sources=["upload"], label="Reference photo (optional): "
                                    "replace only the target faces of this person", height=200,
                                    elem_id="fw-reference")
-        engine, blend, harmonize = _options(engines, blends)
+        engine, blend, harmonize, person = _options(app, engines, blends)
         go = gr.Button("Swap faces", variant="primary", elem_id="fw-swap")
         with gr.Row():
             result = gr.Image(type="filepath", label="Result", interactive=False, height=400, elem_id="fw-result",
@@ -49,7 +56,8 @@ def _photo_tab(app: App, engines: list[str], blends: list[str]) -> None:
                 download = gr.File(label="Download", interactive=False, elem_id="fw-download")
         target.change(_guard(app.detect), target, [faces, chosen])
         faces.select(app.toggle, chosen, chosen, concurrency_limit=None)
-        go.click(_guard(app.swap_photo), [source, target, reference, engine, blend, all_faces, chosen, harmonize],
+        go.click(_guard(app.swap_photo),
+                 [source, target, reference, engine, blend, all_faces, chosen, harmonize, person],
                  [result, download, status])
 
 
@@ -62,7 +70,7 @@ def _video_tab(app: App, engines: list[str], blends: list[str]) -> None:
                              height=300, elem_id="fw-video")
         with gr.Row():
             all_faces = gr.Checkbox(False, label="All faces in every frame (default: the largest)")
-        engine, blend, harmonize = _options(engines, blends)
+        engine, blend, harmonize, person = _options(app, engines, blends)
         with gr.Row():
             go = gr.Button("Swap faces in the video", variant="primary", elem_id="fw-vswap")
             stop = gr.Button("Cancel", variant="stop", elem_id="fw-vcancel")
@@ -71,9 +79,20 @@ def _video_tab(app: App, engines: list[str], blends: list[str]) -> None:
             with gr.Column():
                 status = gr.Markdown(elem_id="fw-vstatus")
                 download = gr.File(label="Download", interactive=False, elem_id="fw-vdownload")
-        job = go.click(_guard(app.swap_video), [source, video, engine, blend, all_faces, harmonize],
+        job = go.click(_guard(app.swap_video), [source, video, engine, blend, all_faces, harmonize, person],
                        [result, download, status])
         stop.click(app.cancel, None, status, cancels=[job], concurrency_limit=None)
+
+
+def _verify_tab(app: App) -> None:
+    with gr.Tab("Verify", id="verify"):
+        gr.Markdown("Drop a photo or clip to check it for faceweave's synthetic-media marks: the signed C2PA "
+                    "manifest, the XMP `DigitalSourceType` tag and the invisible watermark in the face.")
+        upload = gr.File(label="Photo or video", type="filepath", elem_id="fw-verify-file")
+        go = gr.Button("Verify", variant="primary", elem_id="fw-verify")
+        summary = gr.Textbox(label="Result", lines=7, interactive=False, elem_id="fw-verify-summary")
+        details = gr.JSON(label="Details", elem_id="fw-verify-json")
+        go.click(_guard(app.verify), upload, [summary, details])
 
 
 def _rsgan_tab(app: App) -> None:

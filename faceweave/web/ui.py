@@ -16,7 +16,7 @@ import gradio as gr
 from faceweave.web.components import CSS, REGIONS, PhotoInput, _clean, _guard
 from faceweave.web.handlers import App, Sessions, _session, face_thumbnail
 from faceweave.web.jobs import Gate, WebConfig
-from faceweave.web.tabs import _options, _photo_tab, _results_tab, _rsgan_tab, _video_tab
+from faceweave.web.tabs import _options, _photo_tab, _results_tab, _rsgan_tab, _verify_tab, _video_tab
 
 __all__ = ["CSS", "REGIONS", "App", "PhotoInput", "Sessions", "build", "face_thumbnail",
            "_clean", "_guard", "_options", "_session"]
@@ -36,8 +36,7 @@ def build(config: WebConfig, gate: Gate) -> tuple[gr.Blocks, App]:
             _photo_tab(app, engines, blends)
             _video_tab(app, engines, blends)
             _rsgan_tab(app)
-            # Provenance "verify" tab goes here: it will call faceweave.api.verify(path).to_dict()
-            # (manifest / XMP / watermark) once that function lands on main.
+            _verify_tab(app)
             _results_tab(app)
         demo.unload(app.end_session)
     return demo, app
