@@ -381,6 +381,7 @@ def test_browser_verify_tab_reports_the_marks_of_a_swap_and_their_absence(page, 
                              f"'{path.name}')", timeout=120_000)
         text = pg.locator("#fw-verify-summary textarea").input_value()
         assert re.search(expect, text, re.S), text
+        assert "/tmp" not in text and "cache" not in text, text  # no server path on the page
 
 
 def test_browser_oversized_upload_is_refused_with_a_message(page, tmp_path: Path) -> None:

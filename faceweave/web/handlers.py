@@ -144,6 +144,7 @@ class App:
                 rep = api.verify(path)
         except FaceweaveError as e:
             raise gr.Error(_clean(e, {path: "uploaded file"})) from None
+        rep.path = Path(path).name  # the server's folders never reach the page
         return "\n".join(rep.lines()), rep.to_dict()
 
     # -- video swap
