@@ -215,12 +215,21 @@ def test_cli_swap_harmonize_and_bad_weights(tmp_path: Path) -> None:
 
     src, dst = ASSETS / "pyfeat_0-f1-su-ph.jpg", ASSETS / "pyfeat_15-f13-anc-ph.jpg"
     out = tmp_path / "h.png"
-    r = run_cli("swap", src, dst, "-o", out, "--harmonize")
+    from faceweave.media import provenance
+
+    # compared pixel for pixel, so without the watermark (its payload id is new for every output)
+    r = run_cli("swap", src, dst, "-o", out, "--harmonize", "--no-provenance")
     assert r.returncode == 0, r.stderr
-    plain = faceweave.swap(str(src), str(dst))
-    harmonized = read_image(out).rgb
-    assert np.abs(harmonized.astype(int) - plain.astype(int)).max() > 0
-    assert np.array_equal(faceweave.swap(str(src), str(dst), harmonize=True), harmonized)
+    provenance.configure(enabled=False)
+    try:
+        plain = faceweave.swap(str(src), str(dst))
+        harmonized = read_image(out).rgb
+        assert np.abs(harmonized.astype(int) - plain.astype(int)).max() > 4  # the harmonizer did something
+        # the API gives the CLI's result (to a grey level: another process may use another thread count)
+        same = np.abs(faceweave.swap(str(src), str(dst), harmonize=True).astype(int) - harmonized.astype(int))
+        assert same.max() <= 1 and same.mean() < 0.01
+    finally:
+        provenance.configure(enabled=True)
     bad = tmp_path / "bad.safetensors"
     bad.write_bytes(b"not weights")
     r = run_cli("swap", src, dst, "-o", tmp_path / "x.png", "--harmonizer", bad)
