@@ -42,7 +42,6 @@ import dataclasses
 import importlib
 import json
 import logging
-import os
 import random
 import sys
 from dataclasses import dataclass, field
@@ -74,6 +73,7 @@ from faceweave.train.distributed import (
     init_distributed,
     make_sampler,
 )
+from faceweave.train.entry import run_trainer
 from faceweave.train.logging import TrainLogger
 from faceweave.train.signals import GracefulStop
 
@@ -301,17 +301,7 @@ def _loop(opts: TrainOptions, ctx: DistContext, cfg: AEIConfig, model: AEINet, t
 def train_main(argv: list[str] | None = None) -> int:
     """Entry point of ``python -m faceweave.train.aei`` (and torchrun); returns an exit code."""
     parser = add_train_aei_args(argparse.ArgumentParser(prog="faceweave train aei", description=__doc__.split("\n")[0]))
-    args = parser.parse_args(argv)
-    if not logging.getLogger().handlers:
-        level = logging.INFO if os.environ.get("RANK", "0") == "0" else logging.WARNING
-        logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    try:
-        result = train(options_from_args(args))
-    except FaceweaveError as e:
-        log.error("%s", e)
-        return e.exit_code
-    log.info("finished at step %d; checkpoint %s", result.step, result.checkpoint)
-    return 0
+    return run_trainer(parser, argv, options_from_args, train)
 
 
 if __name__ == "__main__":

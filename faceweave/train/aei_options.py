@@ -5,15 +5,10 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
-import os
-import tomllib
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
-from faceweave.errors import FaceweaveError
 from faceweave.models.aei import AEIConfig
+from faceweave.train.entry import load_config_file  # noqa: F401 - re-exported, used below
 
 DEFAULT_IDENTITY = "faceweave.models.aei.identity:default_identity_net"  # the frozen 512-D ArcFace-style net
 
@@ -45,22 +40,6 @@ class TrainOptions:
     progress: bool = True
     tensorboard: bool = True
     identity: str | None = None  # MODULE:FUNC returning the frozen identity nn.Module
-
-
-def load_config_file(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Read a JSON or TOML config: returns (model section, loss section)."""
-    p = Path(path)
-    if not p.is_file():
-        raise FaceweaveError(f"config file not found: {p}")
-    try:
-        text = p.read_text(encoding="utf-8")
-        data = tomllib.loads(text) if p.suffix.lower() == ".toml" else json.loads(text)
-    except (ValueError, tomllib.TOMLDecodeError) as e:
-        raise FaceweaveError(f"cannot parse config {p}: {e}") from e
-    unknown = sorted(set(data) - {"model", "loss"})
-    if unknown:
-        raise FaceweaveError(f"config {p}: unknown sections {', '.join(unknown)} (expected model, loss)")
-    return dict(data.get("model", {})), dict(data.get("loss", {}))
 
 
 def add_train_aei_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:

@@ -33,7 +33,6 @@ import dataclasses
 import importlib
 import json
 import logging
-import os
 import random
 import sys
 from dataclasses import dataclass, field
@@ -60,6 +59,7 @@ from faceweave.train.distributed import (
     init_distributed,
     make_sampler,
 )
+from faceweave.train.entry import run_trainer
 from faceweave.train.logging import TrainLogger
 from faceweave.train.rsgan_options import TrainOptions, add_train_rsgan_args, load_config_file, options_from_args
 from faceweave.train.rsgan_step import (
@@ -328,17 +328,7 @@ def train_main(argv: list[str] | None = None) -> int:
     parser = add_train_rsgan_args(
         argparse.ArgumentParser(prog="faceweave train rsgan", description=__doc__.split("\n")[0])
     )
-    args = parser.parse_args(argv)
-    if not logging.getLogger().handlers:  # rank 0 logs; other ranks only warnings
-        level = logging.INFO if os.environ.get("RANK", "0") == "0" else logging.WARNING
-        logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    try:
-        result = train(options_from_args(args))
-    except FaceweaveError as e:
-        log.error("%s", e)
-        return e.exit_code
-    log.info("finished at step %d; checkpoint %s", result.step, result.checkpoint)
-    return 0
+    return run_trainer(parser, argv, options_from_args, train)
 
 
 if __name__ == "__main__":

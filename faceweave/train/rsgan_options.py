@@ -4,15 +4,10 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
-import os
-import tomllib
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
-from faceweave.errors import FaceweaveError
 from faceweave.models.rsgan import RSGANConfig
+from faceweave.train.entry import load_config_file  # noqa: F401 - re-exported, used below
 
 
 @dataclass
@@ -43,22 +38,6 @@ class TrainOptions:
     flip: bool = False
     swap_weight: float | None = None  # λ_swap (faceweave's region-swap loss); None: the config's / checkpoint's
     edit_weight: float | None = None  # λ_edit (faceweave's attribute-edit loss); None: the config's / checkpoint's
-
-
-def load_config_file(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Read a JSON or TOML config: returns (model section, loss section)."""
-    p = Path(path)
-    if not p.is_file():
-        raise FaceweaveError(f"config file not found: {p}")
-    try:
-        text = p.read_text(encoding="utf-8")
-        data = tomllib.loads(text) if p.suffix.lower() == ".toml" else json.loads(text)
-    except (ValueError, tomllib.TOMLDecodeError) as e:
-        raise FaceweaveError(f"cannot parse config {p}: {e}") from e
-    unknown = sorted(set(data) - {"model", "loss"})
-    if unknown:
-        raise FaceweaveError(f"config {p}: unknown sections {', '.join(unknown)} (expected model, loss)")
-    return dict(data.get("model", {})), dict(data.get("loss", {}))
 
 
 def add_train_rsgan_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
