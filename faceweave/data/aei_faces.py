@@ -106,12 +106,14 @@ def _clip_faces(p: Path, rel: str, ident: str, writer: _CropWriter, video_every:
     import av
 
     from faceweave.analysis import analyze
+    from faceweave.media.video import check_frame_size
     from faceweave.models.aei.frame import aei_matrix
 
     last: np.ndarray | None = None
     next_t = 0.0
     try:
         with av.open(str(p)) as container:
+            check_frame_size(container.streams.video[0], rel)
             for frame in container.decode(container.streams.video[0]):
                 t = float(frame.time or 0.0)
                 if t + 1e-6 < next_t:

@@ -28,6 +28,7 @@ from faceweave.choices import DATASET_PHOTO_SUFFIXES, VIDEO_SUFFIXES
 from faceweave.data.sample import SPLITS, TEMPLATE_SIZE, build_sample, flip_sample, split_of
 from faceweave.errors import FaceweaveError
 from faceweave.media import read_image
+from faceweave.media.video import check_frame_size
 
 log = logging.getLogger(__name__)
 
@@ -215,6 +216,7 @@ def _process_video(item: Item, cfg: BuildConfig, res: ItemResult, keep_preview: 
         if not container.streams.video:
             raise FaceweaveError(f"{item.rel}: no video stream")
         stream = container.streams.video[0]
+        check_frame_size(stream, item.rel)
         try:
             for frame in container.decode(stream):
                 t = float(frame.time) if frame.time is not None else next_t

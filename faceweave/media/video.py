@@ -52,6 +52,7 @@ def probe(path: str | os.PathLike[str]) -> VideoInfo:
                 raise FaceweaveError(f"{p}: has no video stream")
             v = c.streams.video[0]
             a = c.streams.audio[0] if c.streams.audio else None
+            check_frame_size(v, p)
             return VideoInfo(
                 v.codec_context.width, v.codec_context.height, float(v.average_rate or 0), int(v.frames or 0),
                 a is not None, a.codec_context.name if a is not None else None,
@@ -60,12 +61,25 @@ def probe(path: str | os.PathLike[str]) -> VideoInfo:
         raise FaceweaveError(f"{p}: cannot read video ({e})") from None
 
 
+def check_frame_size(stream: object, name: str | os.PathLike[str]) -> None:
+    """Refuse a video stream whose header announces frames over the pixel limit, before any is decoded
+    (the decompression-bomb guard of :func:`faceweave.media.image.check_pixels`, for clips)."""
+    from faceweave.media.image import check_pixels
+
+    cc = stream.codec_context  # type: ignore[attr-defined]
+    check_pixels(int(cc.width or 0), int(cc.height or 0), str(name))
+
+
 def read_frames(path: str | os.PathLike[str]) -> Iterator[np.ndarray]:
-    """RGB frames of a clip, in order."""
+    """RGB frames of a clip, in order (the clip is probed first: a bad or oversized clip is a one-line error)."""
     import av
 
-    with av.open(str(path)) as c:
-        for frame in c.decode(video=0):
-            yield frame.to_ndarray(format="rgb24")
+    probe(path)
+    try:
+        with av.open(str(path)) as c:
+            for frame in c.decode(video=0):
+                yield frame.to_ndarray(format="rgb24")
+    except av.error.FFmpegError as e:
+        raise FaceweaveError(f"{path}: cannot decode video ({e})") from None
 
 
