@@ -46,9 +46,10 @@ def _add_swap(sub: argparse._SubParsersAction, wanted: str | None = None) -> Non
     p = sub.add_parser("swap", help="put the face of SOURCE onto the face(s) in TARGET")
     p.add_argument("source", nargs="?", default=None,
                    help="photo giving the face (identity); omitted with --engine person (the person is the source)")
-    p.add_argument("target", help="photo or video (.mp4, .mov, .mkv, .webm) whose face(s) are replaced")
-    p.add_argument("-o", "--output", required=True,
-                   help="output image (.png keeps alpha; .jpg, .webp, ...) or video (same kinds; audio kept)")
+    p.add_argument("target", help="photo or video (.mp4, .mov, .mkv, .webm) whose face(s) are replaced; or a "
+                   "folder of them, or a .txt list (one per line): a batch, finished outputs are skipped")
+    p.add_argument("-o", "--output", required=True, help="output image (.png keeps alpha; .jpg, .webp, ...) or "
+                   "video (same kinds; audio kept); a folder for a batch")
     p.add_argument("--engine", default="warp", help="swap engine (see `faceweave engines`; default warp)")
     p.add_argument("--blend", default=DEFAULT_BLEND, choices=BLEND_MODES, help="blending (default multiband)")
     p.add_argument("--source-face", type=int, default=None, metavar="N", help="source face index (default largest)")
@@ -117,21 +118,22 @@ def _cmd_swap(a: argparse.Namespace) -> int:
                              "works without one)")
     if a.source is not None and is_video(a.source):
         raise FaceweaveError(f"{a.source}: the source must be a photo (the face to put in); the target may be a video")
+    kw.update(engine=a.engine, source_face=a.source_face, target_face=a.target_face, reference=a.reference,
+              blend=a.blend, colour_transfer=not a.no_colour, keep_mouth=not a.no_keep_mouth)
+    from faceweave import batch
+
+    if batch.is_batch_target(a.target):  # a folder or a list file: each file reported, a summary at the end
+        s = batch.swap_batch(a.source, a.target, a.output, on_item=lambda it: sys.stderr.write(
+            f"faceweave: error: {it.reason}\n") if it.status == "failed" else _out(str(it.output)), **kw)
+        sys.stderr.write(f"faceweave: swap {a.target}: {s.line()}\n")
+        return 1 if s.failed else 0
     if is_video(a.target):
-        counts = api.swap_video(
-            a.source, a.target, a.output, engine=a.engine, source_face=a.source_face, target_face=a.target_face,
-            reference=a.reference, blend=a.blend, colour_transfer=not a.no_colour,
-            keep_mouth=not a.no_keep_mouth, progress=sys.stderr.isatty() and not a.quiet, **kw,
-        )
+        counts = api.swap_video(a.source, a.target, a.output, progress=sys.stderr.isatty() and not a.quiet, **kw)
         log.info("%d of %d frames swapped", counts["swapped"], counts["frames"])
         _out(str(a.output))
         return 0
     check_output_path(a.output, inputs)
-    res = api.swap_picture(
-        a.source, a.target, engine=a.engine, source_face=a.source_face, target_face=a.target_face,
-        reference=a.reference, blend=a.blend, colour_transfer=not a.no_colour,
-        keep_mouth=not a.no_keep_mouth, **kw,
-    )
+    res = api.swap_picture(a.source, a.target, **kw)
     path = api.save(res.picture, a.output, inputs)
     log.info("swapped target face(s) %s", res.swapped)
     _out(path)

@@ -34,7 +34,7 @@ INFERENCE = [
     ("compose", ("faceweave.compose",)),
     ("pipelines", ("faceweave.pipelines", "faceweave.apps")),
     ("engines", ("faceweave.engines",)),
-    ("api", ("faceweave.api", "faceweave.eval", "faceweave.realtime", "faceweave.live")),
+    ("api", ("faceweave.api", "faceweave.batch", "faceweave.eval", "faceweave.realtime", "faceweave.live")),
     ("cli", ("faceweave.cli", "faceweave.web", "faceweave.demo")),
 ]
 TRAINING = ("faceweave.data", "faceweave.train")
