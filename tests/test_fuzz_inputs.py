@@ -103,7 +103,8 @@ def mutations(draw: st.DrawFn, kind: str, seed: bytes) -> bytes:
     return bytes(data)
 
 
-def _run(argv: list[str], inp: Path, outdir: Path, output: Path) -> None:
+def _run(argv: list[str], inp: Path, outdir: Path, output: Path) -> int:
+    """Run one mutant, check the property, return the exit status."""
     from cli_harness import run_case
 
     r = run_case({"argv": argv, "inputs": [str(inp)], "outdir": str(outdir)}, CASE_SECONDS)
@@ -124,6 +125,7 @@ def _run(argv: list[str], inp: Path, outdir: Path, output: Path) -> None:
         lines = r["stderr"].strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("faceweave: error: "), r["stderr"]
     output.unlink(missing_ok=True)
+    return int(r["rc"])
 
 
 @pytest.mark.parametrize("kind", ["jpg", "png"])
@@ -159,3 +161,23 @@ def test_fuzzed_clips(tmp_path: Path, seed_clip: bytes) -> None:
         _run(["swap", str(source), str(inp), "-o", str(out), "-q"], inp, out.parent, out)
 
     prop()
+
+
+def test_what_the_fuzzer_found(tmp_path: Path, seed_clip: bytes) -> None:
+    """Regressions, each from a shrunk failing example (docs/reliability.md lists them)."""
+    out = tmp_path / "out"
+    out.mkdir()
+    # 1. A JPEG whose frame header says 8×10923: the detector's downscaled copy rounded to 0 px wide
+    #    (cv2.resize assertion → "internal error"). Now: analysed, no face, a valid drawing.
+    thin = tmp_path / "thin.jpg"
+    thin.write_bytes(_jpeg_resize(SEEDS["jpg"], 8, 10923))
+    assert _run(["detect", str(thin), "--draw", str(out / "d.png")], thin, out, out / "d.png") == 0
+    # 2. An MP4 whose ftyp brand is not UTF-8: PyAV raised UnicodeDecodeError reading the tags.
+    i = seed_clip.find(b"ftyp") + 4
+    odd = tmp_path / "brand.mp4"
+    odd.write_bytes(seed_clip[:i] + b"\xe9" + seed_clip[i + 1 :])
+    from faceweave.media.video import probe
+
+    assert probe(odd).frames == 3
+    source = str(ASSETS / "facerec_biden.jpg")
+    assert _run(["swap", source, str(odd), "-o", str(out / "o.mp4"), "-q"], odd, out, out / "o.mp4") == 0

@@ -39,7 +39,8 @@ def analyze(
     """
     h, w = rgb.shape[:2]
     scale = min(1.0, max_side / max(h, w))
-    small = rgb if scale == 1.0 else cv2.resize(rgb, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))  # a 10000×8 photo must not round to 0 px
+    small = rgb if scale == 1.0 else cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
     faces: list[Face] = []
     small_landmarks: list[np.ndarray] = []
     for det in detect_faces(small, thorough=thorough):

@@ -205,7 +205,8 @@ def _hog_pass(rgb: np.ndarray) -> list[Detection]:
 
     h, w = rgb.shape[:2]
     scale = min(1.0, HOG_MAX_SIDE / max(h, w))
-    small = rgb if scale == 1.0 else cv2.resize(rgb, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))  # a 10000×8 photo must not round to 0 px
+    small = rgb if scale == 1.0 else cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
     upsample = 1 if max(small.shape[:2]) <= 500 else 0
     dets = detect_dlib(small, upsample)
     for d in dets:

@@ -103,16 +103,15 @@ class _CropWriter:
 def _clip_faces(p: Path, rel: str, ident: str, writer: _CropWriter, video_every: float, video_min_diff: float,
                 min_face: int) -> None:
     """The largest face of a frame every ``video_every`` s, skipping frames too like the last one kept."""
-    import av
 
     from faceweave.analysis import analyze
-    from faceweave.media.video import check_frame_size
+    from faceweave.media.video import check_frame_size, open_video
     from faceweave.models.aei.frame import aei_matrix
 
     last: np.ndarray | None = None
     next_t = 0.0
     try:
-        with av.open(str(p)) as container:
+        with open_video(p) as container:
             check_frame_size(container.streams.video[0], rel)
             for frame in container.decode(container.streams.video[0]):
                 t = float(frame.time or 0.0)

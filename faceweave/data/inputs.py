@@ -28,7 +28,7 @@ from faceweave.choices import DATASET_PHOTO_SUFFIXES, VIDEO_SUFFIXES
 from faceweave.data.sample import SPLITS, TEMPLATE_SIZE, build_sample, flip_sample, split_of
 from faceweave.errors import FaceweaveError
 from faceweave.media import read_image
-from faceweave.media.video import check_frame_size
+from faceweave.media.video import check_frame_size, open_video
 
 log = logging.getLogger(__name__)
 
@@ -209,7 +209,7 @@ def _process_video(item: Item, cfg: BuildConfig, res: ItemResult, keep_preview: 
     last: dict[int, np.ndarray] = {}
     next_t = 0.0
     try:
-        container = av.open(item.path)
+        container = open_video(item.path)
     except (av.error.FFmpegError, OSError) as e:
         raise FaceweaveError(f"{item.rel}: cannot open video ({e})") from None
     with container:

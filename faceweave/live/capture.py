@@ -121,9 +121,9 @@ class FileCapture(_ThreadedCapture):
         self.max_frames = max_frames
 
     def _loop(self) -> None:
-        import av
+        from faceweave.media.video import open_video
 
-        with av.open(str(self.path)) as c:
+        with open_video(self.path) as c:
             t0 = time.perf_counter()
             for i, fr in enumerate(c.decode(video=0)):
                 if self._stop.is_set() or (self.max_frames is not None and i >= self.max_frames):

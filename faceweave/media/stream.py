@@ -34,7 +34,7 @@ import numpy as np
 
 from faceweave.errors import FaceweaveError
 from faceweave.media.atomic import atomic_path
-from faceweave.media.video import _MP4_AUDIO_COPY, probe
+from faceweave.media.video import _MP4_AUDIO_COPY, open_video, probe
 
 log = logging.getLogger(__name__)
 
@@ -231,7 +231,7 @@ def stream_video(
     q_out: queue.Queue[Any] = queue.Queue(maxsize=max(queue_size, 2 * workers + 2))
     written = [0]
     try:
-        with atomic_path(dst_p, suffix=dst_p.suffix) as tmp, av.open(str(src_p)) as inp, \
+        with atomic_path(dst_p, suffix=dst_p.suffix) as tmp, open_video(src_p) as inp, \
                 av.open(str(tmp), "w") as out:
             s = _open_streams(inp, out, info, dst_p, encoder_options)
             reader = _Worker("faceweave-decode", lambda: _read(s, q_in, stop), stop)

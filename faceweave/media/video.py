@@ -12,6 +12,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -37,6 +38,14 @@ class VideoInfo:
     audio_codec: str | None
 
 
+def open_video(path: str | os.PathLike[str]) -> Any:
+    """An input container; tags that are not UTF-8 (a damaged or foreign file) are read with
+    replacement characters instead of raising ``UnicodeDecodeError`` from deep inside PyAV."""
+    import av
+
+    return av.open(str(path), metadata_errors="replace")
+
+
 def probe(path: str | os.PathLike[str]) -> VideoInfo:
     """Basic facts of a clip; a file that is not a readable video is a one-line error."""
     import av
@@ -47,7 +56,7 @@ def probe(path: str | os.PathLike[str]) -> VideoInfo:
     if p.stat().st_size == 0:
         raise FaceweaveError(f"{p}: file is empty (0 bytes)")
     try:
-        with av.open(str(p)) as c:
+        with open_video(p) as c:
             if not c.streams.video:
                 raise FaceweaveError(f"{p}: has no video stream")
             v = c.streams.video[0]
@@ -76,7 +85,7 @@ def read_frames(path: str | os.PathLike[str]) -> Iterator[np.ndarray]:
 
     probe(path)
     try:
-        with av.open(str(path)) as c:
+        with open_video(path) as c:
             for frame in c.decode(video=0):
                 yield frame.to_ndarray(format="rgb24")
     except av.error.FFmpegError as e:
