@@ -19,6 +19,7 @@
 from __future__ import annotations
 
 import contextvars
+import errno
 import logging
 import os
 import queue
@@ -45,6 +46,8 @@ T = TypeVar("T")
 ENCODER_OPTIONS: dict[str, str] = {"crf": "18", "preset": "veryfast"}
 
 _END = object()
+# errno values that are about the output folder (full, read-only, over quota, too big), not the clip
+_OUTPUT_ERRNOS = {errno.ENOSPC, errno.EROFS, errno.EDQUOT, errno.EFBIG, errno.EACCES, errno.EPERM}
 
 
 class _Stop(Exception):
@@ -261,5 +264,9 @@ def stream_video(
                 out.close()  # the container is complete on disk; closing it again on exit is a no-op
                 finalize(tmp)
     except av.error.FFmpegError as e:
+        if getattr(e, "errno", None) in _OUTPUT_ERRNOS:  # the disk, not the clip
+            raise FaceweaveError(f"{dst_p}: cannot write ({os.strerror(e.errno)})") from None
         raise FaceweaveError(f"{src_p}: video processing failed ({e})") from None
+    except OSError as e:  # the temporary file or the rename: a read-only or full output folder
+        raise FaceweaveError(f"{dst_p}: cannot write ({e.strerror or e})") from None
     return written[0]

@@ -110,7 +110,7 @@ def finalize_file(tmp: str | os.PathLike[str], out: str | os.PathLike[str], prov
                                 engine=prov.engine, model=prov.model,
                                 watermark_id=None if prov.watermark_id is None else f"{prov.watermark_id:05x}",
                                 ingredients=list(prov.inputs))
-            sign_file(work, info, _identity())
+            sign_file(work, info, _identity(), shown=o)
         else:
             log.info("%s: %s files cannot hold a C2PA manifest or XMP; only the watermark marks it", o, suffix)
     finally:

@@ -92,8 +92,12 @@ def manifest_definition(info: ManifestInfo) -> dict[str, object]:
     }
 
 
-def sign_file(path: str | os.PathLike[str], info: ManifestInfo, identity: SigningIdentity) -> None:
-    """Embed a signed manifest into ``path`` in place (via a temporary file beside it)."""
+def sign_file(path: str | os.PathLike[str], info: ManifestInfo, identity: SigningIdentity,
+              shown: str | os.PathLike[str] | None = None) -> None:
+    """Embed a signed manifest into ``path`` in place (via a temporary file beside it); errors name
+    ``shown`` (the output the user asked for) rather than the temporary file."""
+    import shutil
+
     import c2pa
 
     p = Path(path)
@@ -108,7 +112,10 @@ def sign_file(path: str | os.PathLike[str], info: ManifestInfo, identity: Signin
             builder.sign(signer, mime, src, dst)
         os.replace(tmp, p)
     except c2pa.C2paError as e:
-        raise FaceweaveError(f"{p.name}: C2PA signing failed ({e}); --no-provenance skips it") from None
+        # c2pa reports a full disk as a format error ("JPEG write error"): say what happened
+        if shutil.disk_usage(p.parent).free < 2 * p.stat().st_size + 65536:
+            raise FaceweaveError(f"{shown or p.name}: cannot write (No space left on device)") from None
+        raise FaceweaveError(f"{shown or p.name}: C2PA signing failed ({e}); --no-provenance skips it") from None
     finally:
         tmp.unlink(missing_ok=True)
 
