@@ -365,10 +365,10 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write(f"faceweave: error: {e}\n")
         return e.exit_code
     except Terminated:
-        sys.stderr.write("faceweave: terminated (no output written)\n")
+        sys.stderr.write("faceweave: terminated (the unfinished output was discarded)\n")
         return 128 + signal.SIGTERM
     except KeyboardInterrupt:
-        sys.stderr.write("faceweave: interrupted\n")
+        sys.stderr.write("faceweave: interrupted (the unfinished output was discarded)\n")
         return 130
     except MemoryError:
         sys.stderr.write("faceweave: error: out of memory (try a smaller image)\n")
