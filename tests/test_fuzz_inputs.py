@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 
 EXAMPLES = int(os.environ.get("FACEWEAVE_FUZZ_EXAMPLES", "20"))
 RSS_LIMIT_MB = 3000
-CASE_SECONDS = 60  # one mutant: a hang is anything longer
+CASE_SECONDS = int(os.environ.get("FACEWEAVE_FUZZ_CASE_SECONDS", "60"))  # one mutant: a hang is anything longer
 
 
 def _settings(n: int):
@@ -103,11 +103,24 @@ def mutations(draw: st.DrawFn, kind: str, seed: bytes) -> bytes:
     return bytes(data)
 
 
+def _keep(inp: Path, why: str) -> None:
+    """FACEWEAVE_FUZZ_SAVE=DIR keeps every failing or slow mutant there, to replay it by hand."""
+    import hashlib
+
+    d = os.environ.get("FACEWEAVE_FUZZ_SAVE")
+    if d:
+        data = inp.read_bytes()
+        Path(d).mkdir(parents=True, exist_ok=True)
+        (Path(d) / f"{why}-{hashlib.sha1(data).hexdigest()[:10]}{inp.suffix}").write_bytes(data)
+
+
 def _run(argv: list[str], inp: Path, outdir: Path, output: Path) -> int:
     """Run one mutant, check the property, return the exit status."""
     from cli_harness import run_case
 
     r = run_case({"argv": argv, "inputs": [str(inp)], "outdir": str(outdir)}, CASE_SECONDS)
+    if r["traceback"] or r["seconds"] > 10:
+        _keep(inp, "hang" if r["traceback"] == "hang" else "slow" if not r["traceback"] else "traceback")
     assert r["traceback"] is None, r["traceback"]
     assert r["hashes_before"] == r["hashes_after"], "the input changed"
     assert not r["hidden"], f"temporary files left: {r['hidden']}"
@@ -126,6 +139,18 @@ def _run(argv: list[str], inp: Path, outdir: Path, output: Path) -> int:
         assert len(lines) == 1 and lines[0].startswith("faceweave: error: "), r["stderr"]
     output.unlink(missing_ok=True)
     return int(r["rc"])
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _warm(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Import the networks once, outside any mutant's time limit (a limit that fired inside ``import torch``
+    would leave torch half-imported for every later case)."""
+    from cli_harness import run_case
+
+    d = tmp_path_factory.mktemp("warm")
+    (d / "in.jpg").write_bytes(SEEDS["jpg"])
+    r = run_case({"argv": ["detect", str(d / "in.jpg")]}, 600)
+    assert r["rc"] == 0, r
 
 
 @pytest.mark.parametrize("kind", ["jpg", "png"])
