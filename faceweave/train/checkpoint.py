@@ -124,6 +124,13 @@ def _sha256(path: str | os.PathLike[str]) -> str:
     return h.hexdigest()
 
 
+def _remove_stale_temporaries(d: Path) -> None:
+    """Temporary files of a save that was SIGKILLed mid-write (only rank 0 writes here, one save at a time)."""
+    for pattern in (".step_*.part", f".{LATEST}.*.part"):
+        for f in d.glob(pattern):
+            f.unlink(missing_ok=True)
+
+
 def _remove_step(d: Path, step: int) -> None:
     for suffix in _PARTS:
         (d / f"{checkpoint_stem(step)}{suffix}").unlink(missing_ok=True)
@@ -159,6 +166,7 @@ def save_checkpoint(
     placed: list[str] = []
     try:
         d.mkdir(parents=True, exist_ok=True)
+        _remove_stale_temporaries(d)
         atomic_write(d / weights, hashed(weights, lambda p: save_file(cpu, p, metadata=metadata or {})))
         placed.append(weights)
         atomic_write(d / trainer, hashed(trainer, lambda p: torch.save(state, p)))
