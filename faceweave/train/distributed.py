@@ -86,12 +86,30 @@ def init_distributed(device: str | None = None, timeout_s: float = 1800.0) -> Di
     backend = "nccl" if dev.type == "cuda" else "gloo"
     initialized_here = False
     if not dist.is_initialized():
-        dist.init_process_group(backend=backend, timeout=datetime.timedelta(seconds=timeout_s))
+        timeout = datetime.timedelta(seconds=timeout_s)
+        if elastic_restart_count() > 0:
+            dist.init_process_group(backend=backend, store=_attempt_store(rank, world, timeout), rank=rank,
+                                    world_size=world, timeout=timeout)
+        else:
+            dist.init_process_group(backend=backend, timeout=timeout)
         initialized_here = True
     log.debug("rank %d/%d joined the %s process group on %s", rank, world, backend, dev)
     return DistContext(
         rank=rank, world_size=world, local_rank=local_rank, device=dev, initialized_here=initialized_here
     )
+
+
+def _attempt_store(rank: int, world: int, timeout: datetime.timedelta) -> dist.Store:
+    """The rendezvous store of an elastic restart, under a prefix of its own.
+
+    torchrun keeps one store across restarts; the default ``env://`` keys would then hand a restarted
+    rank the dead attempt's addresses (gloo: "connection refused", or a hang), so each attempt
+    gets ``faceweave/attempt{N}/``.
+    """
+    agent_store = os.environ.get("TORCHELASTIC_USE_AGENT_STORE", "").lower() == "true"
+    store = dist.TCPStore(os.environ["MASTER_ADDR"], int(os.environ["MASTER_PORT"]), world,
+                          is_master=rank == 0 and not agent_store, timeout=timeout)
+    return dist.PrefixStore(f"faceweave/attempt{elastic_restart_count()}", store)
 
 
 def cleanup_distributed(ctx: DistContext) -> None:
