@@ -130,8 +130,9 @@ def _fail_half_written(err: int):
 
 
 @pytest.mark.parametrize("stage", ["weights", "state"])
-def test_enospc_during_a_save_leaves_the_previous_checkpoint_intact(tmp_path: Path, stage: str,
-                                                                    monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+def test_enospc_during_a_save_leaves_the_previous_checkpoint_intact(
+    tmp_path: Path, stage: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     d = tmp_path / "ck"
     _save(d, 1)
     before = {p.name: p.read_bytes() for p in d.iterdir()}
@@ -298,3 +299,101 @@ def test_aei_sigkill_at_random_steps_three_times_resumes_the_same_loss_curve(tmp
         done = subprocess.run(cmd(target, out), cwd=REPO, env=_env(), capture_output=True, text=True, timeout=300)
         assert done.returncode == 0, done.stderr[-2000:]
     _assert_same_curve(tmp_path / "run", tmp_path / "ref", target, ("adv_g", "id", "att", "rec", "adv_d"))
+
+
+# ---------------------------------------------------------------------- torchrun: elastic restart, bucketed averaging
+def test_torchrun_restarts_after_a_rank_is_killed_and_the_run_completes(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    make_dataset(str(data))
+    run = tmp_path / "run"
+    cmd = [str(Path(PY).with_name("torchrun")), "--standalone", "--nproc_per_node=2", "--max-restarts=1",
+           "-m", "faceweave.train.rsgan", "--data", str(data), "--dataset-factory",
+           "tests.rsgan_fixtures:make_dataset", "--out", str(run), "--preset", "tiny", "--batch-size", "8",
+           "--seed", "1", "--no-progress", "--no-tensorboard", "--log-every", "1", "--image-every", "0",
+           "--device", "cpu", "--ckpt-every", "2", "--max-steps", "6"]  # fmt: skip
+    done = subprocess.run(cmd, cwd=REPO, env=_env(FACEWEAVE_FAULT_KILL="1:3"), capture_output=True, text=True,
+                          timeout=400)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "rank 1 kills itself after step 3" in done.stderr
+    assert "resumed from" in done.stderr and "(step 2)" in done.stderr  # no --resume given: the restart resumed
+    assert sorted(_metrics(run)) == [1, 2, 3, 4, 5, 6]
+    c = ckpt.load_checkpoint(run / "checkpoints")
+    assert c.step == 6 and c.trainer_state["world_size"] == 2 and c.trainer_state["sampler"]["num_replicas"] == 2
+
+
+def _zero_noise(monkeypatch: pytest.MonkeyPatch | None = None) -> None:
+    """ε = 0 in the reparameterisation and the prior: the same 'noise' however the batch is split."""
+
+    def zeros(*size, generator=None, device=None, dtype=None, **kw):  # noqa: ANN001, ANN002, ANN003
+        shape = size[0] if len(size) == 1 and isinstance(size[0], tuple | list | torch.Size) else size
+        return torch.zeros(shape, device=device, dtype=dtype or torch.float32)
+
+    if monkeypatch is None:
+        torch.randn = zeros  # a spawned worker of its own
+    else:
+        monkeypatch.setattr(torch, "randn", zeros)
+
+
+def _rsgan_one_step(ctx, out: str) -> None:  # noqa: ANN001
+    import dataclasses
+
+    from faceweave.models.rsgan import RSGAN, RSGANConfig
+    from faceweave.models.rsgan.losses import RSGANLossWeights
+    from faceweave.train.rsgan import RSGANTrainer, prepare_batch
+
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    ds = FaceFixtureDataset(size=32)
+    idx = list(range(8))
+    n = len(idx) // ctx.world_size
+    mine = idx[ctx.rank * n : (ctx.rank + 1) * n]
+    raw = {k: torch.stack([ds[i][k] for i in mine]) for k in ds[0]}
+    # per-sample normalisation (BatchNorm statistics differ between half and whole batches, as under plain DDP)
+    cfg = dataclasses.replace(RSGANConfig.preset("tiny"), image_size=32, norm="instance",
+                              attribute_names=list(ds.attribute_names))  # fmt: skip
+    trainer = RSGANTrainer(RSGAN(cfg), RSGANLossWeights(), ctx, bucket_mb=0.05)  # several buckets
+    trainer.train_step(prepare_batch(raw, torch.device("cpu"), 32))
+    if ctx.rank == 0:
+        m = trainer.model
+        torch.save({"grads": {k: p.grad.clone() for k, p in m.named_parameters() if p.grad is not None},
+                    "params": {k: p.detach().clone() for k, p in m.named_parameters()}}, out)  # fmt: skip
+
+
+def _rsgan_worker(rank: int, world: int, port: int, out: str) -> None:
+    import torch.distributed as dist
+
+    from faceweave.train.distributed import DistContext
+
+    _zero_noise()
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world)
+    try:
+        _rsgan_one_step(DistContext(rank=rank, world_size=world), out)
+    finally:
+        dist.destroy_process_group()
+
+
+@pytest.mark.xfail(strict=True, reason="open: enc_xf gradients differ between 2 ranks x 4 and 1 rank x 8 "
+                   "(found at the deadline, cause not yet isolated; see the train-reliability report)")
+def test_rsgan_two_rank_bucketed_update_equals_one_rank_with_the_doubled_batch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import socket
+
+    import torch.multiprocessing as mp
+
+    from faceweave.train.distributed import DistContext
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    two = tmp_path / "two.pt"
+    mp.spawn(_rsgan_worker, args=(2, port, str(two)), nprocs=2, join=True)
+    _zero_noise(monkeypatch)
+    one = tmp_path / "one.pt"
+    _rsgan_one_step(DistContext(), str(one))
+    a, b = torch.load(two), torch.load(one)
+    assert a["grads"].keys() == b["grads"].keys() and len(b["grads"]) > 20
+    for k in b["grads"]:
+        torch.testing.assert_close(a["grads"][k], b["grads"][k], rtol=1e-4, atol=1e-6, msg=k)
+    for k in b["params"]:  # Adam's first step from the same averaged gradients: the same new weights
+        torch.testing.assert_close(a["params"][k], b["params"][k], rtol=0, atol=1e-5, msg=k)
