@@ -70,7 +70,9 @@ from faceweave.train.distributed import (
     any_rank,
     barrier,
     cleanup_distributed,
+    elastic_restart_count,
     init_distributed,
+    inject_fault,
     make_sampler,
 )
 from faceweave.train.entry import run_trainer
@@ -197,6 +199,8 @@ def _train(opts: TrainOptions, dataset: Dataset | None, identity: nn.Module | No
 
     run = Path(opts.out)
     ckpt_dir = run / "checkpoints"
+    if elastic_restart_count() and not opts.resume:  # torchrun restarted the group: continue the run
+        opts = dataclasses.replace(opts, resume=True)
     _check_options(opts, ctx)
     local_batch = opts.batch_size // ctx.world_size
 
@@ -265,7 +269,8 @@ def _loop(opts: TrainOptions, ctx: DistContext, cfg: AEIConfig, model: AEINet, t
         rng = _gather_rng(ctx)
         if ctx.is_main:
             state = dict(
-                trainer.state(), rng=rng, world_size=ctx.world_size, seed=opts.seed, config=json.dumps(cfg.to_dict())
+                trainer.state(), rng=rng, world_size=ctx.world_size, seed=opts.seed, config=json.dumps(cfg.to_dict()),
+                sampler=loader.batch_sampler.targets.state(trainer.step),  # type: ignore[union-attr]
             )
             result.checkpoint = ckpt.save_checkpoint(
                 ckpt_dir, trainer.step, model.export_state(), state, model.metadata(), keep=opts.keep
@@ -285,6 +290,7 @@ def _loop(opts: TrainOptions, ctx: DistContext, cfg: AEIConfig, model: AEINet, t
                 if opts.image_every and (step % opts.image_every == 0 or step == 1):
                     logger.image_grid(step, "images/grid", trainer.preview(batch))
                 logger.progress(step, {"id": values["id"], "att": values["att"], "rec": values["rec"]})
+            inject_fault(step, ctx)
             stopping = any_rank(stop.requested, ctx)
             if step % opts.ckpt_every == 0 or step == opts.max_steps or stopping:
                 save()

@@ -30,7 +30,7 @@ class TrainOptions:
     same_ratio: float = 0.2  # the thesis: 1:5 same-identity pairs
     id_mix: float = 0.0  # faceweave's identity augmentation (off by default)
     ckpt_every: int = 1000
-    keep: int = 3
+    keep: int = 2
     log_every: int = 10
     image_every: int = 500
     seed: int = 0

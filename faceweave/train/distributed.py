@@ -7,10 +7,16 @@ CPU — and pins the local GPU. Only rank 0 logs, writes TensorBoard and checkpo
 (:attr:`DistContext.is_main`).
 
 Two ways to synchronise gradients are offered: :func:`wrap_ddp` (``DistributedDataParallel``, for
-trainers with one forward and one backward per step) and :func:`all_reduce_gradients` (average
-``.grad`` over ranks after any number of partial backward passes — what the RSGAN trainer needs,
-since Algorithm A1 routes different losses to different networks; mathematically the same
-averaging DDP performs).
+trainers with one forward and one backward per step: AEI-Net, person, harmonizer) and
+:class:`GradientBuckets` (average ``.grad`` over ranks after any number of partial backward passes,
+flattened into buckets with one asynchronous all-reduce each — what the RSGAN trainer needs, since
+Algorithm A1 routes different losses to different networks; mathematically the same averaging DDP
+performs).
+
+Elastic restarts: under ``torchrun --max-restarts=N`` a failed worker group is restarted;
+:func:`elastic_restart_count` tells a trainer it is such a restart, and it then resumes from its
+last checkpoint even without ``--resume``. :func:`inject_fault` is the fault-injection hook the
+tests use to kill one rank mid-run (``FACEWEAVE_FAULT_KILL=RANK:STEP``, first attempt only).
 """
 
 from __future__ import annotations
@@ -18,8 +24,10 @@ from __future__ import annotations
 import datetime
 import logging
 import os
+import signal
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.distributed as dist
@@ -78,12 +86,30 @@ def init_distributed(device: str | None = None, timeout_s: float = 1800.0) -> Di
     backend = "nccl" if dev.type == "cuda" else "gloo"
     initialized_here = False
     if not dist.is_initialized():
-        dist.init_process_group(backend=backend, timeout=datetime.timedelta(seconds=timeout_s))
+        timeout = datetime.timedelta(seconds=timeout_s)
+        if elastic_restart_count() > 0:
+            dist.init_process_group(backend=backend, store=_attempt_store(rank, world, timeout), rank=rank,
+                                    world_size=world, timeout=timeout)
+        else:
+            dist.init_process_group(backend=backend, timeout=timeout)
         initialized_here = True
     log.debug("rank %d/%d joined the %s process group on %s", rank, world, backend, dev)
     return DistContext(
         rank=rank, world_size=world, local_rank=local_rank, device=dev, initialized_here=initialized_here
     )
+
+
+def _attempt_store(rank: int, world: int, timeout: datetime.timedelta) -> dist.Store:
+    """The rendezvous store of an elastic restart, under a prefix of its own.
+
+    torchrun keeps one store across restarts; the default ``env://`` keys would then hand a restarted
+    rank the dead attempt's addresses (gloo: "connection refused", or a hang), so each attempt
+    gets ``faceweave/attempt{N}/``.
+    """
+    agent_store = os.environ.get("TORCHELASTIC_USE_AGENT_STORE", "").lower() == "true"
+    store = dist.TCPStore(os.environ["MASTER_ADDR"], int(os.environ["MASTER_PORT"]), world,
+                          is_master=rank == 0 and not agent_store, timeout=timeout)
+    return dist.PrefixStore(f"faceweave/attempt{elastic_restart_count()}", store)
 
 
 def cleanup_distributed(ctx: DistContext) -> None:
@@ -107,30 +133,70 @@ def broadcast_parameters(module: nn.Module, ctx: DistContext) -> None:
         dist.broadcast(t.data, src=0)
 
 
-def all_reduce_gradients(params: Iterable[nn.Parameter], ctx: DistContext, bucket_mb: float = 25.0) -> None:
-    """Average ``.grad`` over ranks (bucketed). Every rank must hold grads for the same parameters."""
-    if not ctx.distributed:
-        return
-    grads = [p.grad for p in params if p.grad is not None]
-    limit = int(bucket_mb * 2**20)
-    bucket: list[torch.Tensor] = []
-    size = 0
-    for g in grads + [None]:
-        if g is not None and (
-            not bucket or (size + g.numel() * g.element_size() <= limit and g.dtype == bucket[0].dtype)
-        ):
+class GradientBuckets:
+    """Average ``.grad`` over ranks in flattened buckets: one asynchronous all-reduce per bucket.
+
+    :meth:`launch` packs the gradients of some parameters into buckets of at most ``bucket_mb`` MB
+    (one dtype each), starts one ``all_reduce`` per bucket (``async_op=True``) and returns at once,
+    so the caller can go on computing (RSGAN launches the separators' buckets, then runs the
+    critics' backward pass while they travel); :meth:`wait` finishes every pending bucket, divides by
+    the world size and copies the averages back into ``.grad``. Every rank must launch the same
+    parameters in the same order with the same ``.grad`` presence (same config ⇒ same layout).
+    """
+
+    def __init__(self, ctx: DistContext, bucket_mb: float = 25.0) -> None:
+        self.ctx = ctx
+        self.limit = max(1, int(bucket_mb * 2**20))
+        self._pending: list[tuple[Any, torch.Tensor, list[torch.Tensor]]] = []
+        self._seen: set[int] = set()
+        self.buckets_launched = 0
+
+    def _buckets(self, grads: list[torch.Tensor]) -> Iterator[list[torch.Tensor]]:
+        bucket: list[torch.Tensor] = []
+        size = 0
+        for g in grads:
+            nbytes = g.numel() * g.element_size()
+            if bucket and (size + nbytes > self.limit or g.dtype != bucket[0].dtype or g.device != bucket[0].device):
+                yield bucket
+                bucket, size = [], 0
             bucket.append(g)
-            size += g.numel() * g.element_size()
-            continue
+            size += nbytes
         if bucket:
-            flat = torch.cat([b.reshape(-1) for b in bucket])
-            dist.all_reduce(flat)
-            flat /= ctx.world_size
+            yield bucket
+
+    def launch(self, params: Iterable[nn.Parameter]) -> None:
+        """Start averaging the gradients of ``params`` (each parameter at most once per step)."""
+        if not self.ctx.distributed:
+            return
+        grads = []
+        for p in params:
+            if p.grad is not None and id(p) not in self._seen:
+                self._seen.add(id(p))
+                grads.append(p.grad)
+        for bucket in self._buckets(grads):
+            flat = torch.cat([g.reshape(-1) for g in bucket])
+            work = dist.all_reduce(flat, async_op=True)
+            self._pending.append((work, flat, bucket))
+            self.buckets_launched += 1
+
+    def wait(self) -> None:
+        """Finish every launched bucket: ``.grad`` then holds the mean over ranks."""
+        for work, flat, bucket in self._pending:
+            work.wait()
+            flat /= self.ctx.world_size
             offset = 0
-            for b in bucket:
-                b.copy_(flat[offset : offset + b.numel()].view_as(b))
-                offset += b.numel()
-        bucket, size = ([g], g.numel() * g.element_size()) if g is not None else ([], 0)
+            for g in bucket:
+                g.copy_(flat[offset : offset + g.numel()].view_as(g))
+                offset += g.numel()
+        self._pending.clear()
+        self._seen.clear()
+
+
+def all_reduce_gradients(params: Iterable[nn.Parameter], ctx: DistContext, bucket_mb: float = 25.0) -> None:
+    """Average ``.grad`` over ranks (bucketed, see :class:`GradientBuckets`). Same parameters on every rank."""
+    buckets = GradientBuckets(ctx, bucket_mb)
+    buckets.launch(params)
+    buckets.wait()
 
 
 def any_rank(flag: bool, ctx: DistContext) -> bool:
@@ -190,3 +256,36 @@ class StepBatchSampler(Sampler[list[int]]):
 
     def __len__(self) -> int:  # endless; DataLoader only needs this for len(loader)
         return 2**62
+
+    def state(self, step: int) -> dict[str, int]:
+        """Where this rank's stream stands after ``step`` steps (for the checkpoint; a function of the step).
+
+        ``epoch`` is what ``DistributedSampler.set_epoch`` gets for the next batch, ``offset`` the
+        position inside that epoch's order; ``seed``/``num_replicas``/``rank``/``batch_size`` say
+        which stream it is.
+        """
+        epoch, offset = divmod(step * self.batch_size, len(self.sampler))
+        return {"epoch": epoch, "offset": offset, "seed": int(self.sampler.seed), "batch_size": self.batch_size,
+                "num_replicas": int(self.sampler.num_replicas), "rank": int(self.sampler.rank)}
+
+
+def elastic_restart_count() -> int:
+    """How many times torchrun's elastic agent restarted this worker group (0 outside torchrun)."""
+    try:
+        return int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0"))
+    except ValueError:
+        return 0
+
+
+def inject_fault(step: int, ctx: DistContext) -> None:
+    """Fault injection for tests: ``FACEWEAVE_FAULT_KILL=RANK:STEP`` SIGKILLs rank RANK after step STEP.
+
+    Only on the first attempt (``TORCHELASTIC_RESTART_COUNT`` 0), so an elastic restart then runs through.
+    """
+    spec = os.environ.get("FACEWEAVE_FAULT_KILL")
+    if not spec or elastic_restart_count() > 0:
+        return
+    rank, _, at = spec.partition(":")
+    if rank.isdigit() and at.isdigit() and int(rank) == ctx.rank and int(at) == step:
+        log.warning("FACEWEAVE_FAULT_KILL: rank %d kills itself after step %d", ctx.rank, step)
+        os.kill(os.getpid(), signal.SIGKILL)

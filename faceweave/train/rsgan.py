@@ -56,7 +56,9 @@ from faceweave.train.distributed import (
     barrier,
     broadcast_parameters,
     cleanup_distributed,
+    elastic_restart_count,
     init_distributed,
+    inject_fault,
     make_sampler,
 )
 from faceweave.train.entry import run_trainer
@@ -239,7 +241,8 @@ def _write_run_info(run: Path, opts: TrainOptions, s: _Setup, ctx: DistContext) 
     ckpt.atomic_write(run / "run.json", lambda p: Path(p).write_text(json.dumps(info, indent=2), encoding="utf-8"))
 
 
-def _save(opts: TrainOptions, cfg: RSGANConfig, trainer: RSGANTrainer, ctx: DistContext) -> Path | None:
+def _save(opts: TrainOptions, cfg: RSGANConfig, trainer: RSGANTrainer, ctx: DistContext,
+          sampler: dict[str, int] | None = None) -> Path | None:
     """Checkpoint the current step (every rank's RNG state gathered; rank 0 writes); the weights' path."""
     rng = _gather_rng(ctx)
     path = None
@@ -249,7 +252,7 @@ def _save(opts: TrainOptions, cfg: RSGANConfig, trainer: RSGANTrainer, ctx: Dist
             "inference_only": "false",
             "format": "faceweave-rsgan-checkpoint",
         }
-        state = dict(trainer.state(), rng=rng, world_size=ctx.world_size, seed=opts.seed)
+        state = dict(trainer.state(), rng=rng, world_size=ctx.world_size, seed=opts.seed, sampler=sampler or {})
         path = ckpt.save_checkpoint(
             Path(opts.out) / "checkpoints", trainer.step, trainer.model.export_state(), state, meta, keep=opts.keep
         )
@@ -274,9 +277,10 @@ def _loop(opts: TrainOptions, cfg: RSGANConfig, trainer: RSGANTrainer, loader: D
                 if opts.image_every and (step % opts.image_every == 0 or step == 1):
                     logger.image_grid(step, "images/grid", trainer.preview(batch))
                 logger.progress(step, {"rec": values["rec"], "adv_g": values["adv_g"]})
+            inject_fault(step, ctx)
             stopping = any_rank(stop.requested, ctx)
             if step % opts.ckpt_every == 0 or step == opts.max_steps or stopping:
-                saved = _save(opts, cfg, trainer, ctx)
+                saved = _save(opts, cfg, trainer, ctx, loader.batch_sampler.state(step))  # type: ignore[union-attr]
                 if saved is not None:
                     result.checkpoint = saved
             if stopping:
@@ -288,6 +292,8 @@ def _loop(opts: TrainOptions, cfg: RSGANConfig, trainer: RSGANTrainer, loader: D
 
 def _train(opts: TrainOptions, dataset: Dataset | None, ctx: DistContext) -> TrainResult:
     run = Path(opts.out)
+    if elastic_restart_count() and not opts.resume:  # torchrun restarted the group: continue the run
+        opts = dataclasses.replace(opts, resume=True)
     _check_options(opts, ctx)
     s = _setup(opts, dataset, run)
     _seed_everything(opts.seed)

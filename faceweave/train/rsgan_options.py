@@ -25,7 +25,7 @@ class TrainOptions:
     beta1: float = 0.5
     beta2: float = 0.999
     ckpt_every: int = 1000
-    keep: int = 3
+    keep: int = 2
     log_every: int = 10
     image_every: int = 500
     seed: int = 0

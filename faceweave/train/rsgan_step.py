@@ -24,9 +24,11 @@ computed from the same forward pass before any network is updated ("Step 1 / Ste
 Implementation: three backward passes restricted with ``inputs=`` — λ_rec L_rec into G only; the
 separator objective ``λ_rec(L_rec-f + L_rec-h) + λ_KL ΣL_KL + L_G`` into encoders, decoders and G;
 ``λ_adv-g L_adv-g + λ_adv-p L_adv-p + λ_C L_C`` into D_g, D_p, C. Each network's gradient then equals
-the gradient of its A1 objective. Under torchrun the gradients are averaged over ranks
-(:func:`~faceweave.train.distributed.all_reduce_gradients`) instead of wrapping in DDP, whose
-reducer expects one backward pass per forward.
+the gradient of its A1 objective. Under torchrun the gradients are averaged over ranks in flattened
+buckets (:class:`~faceweave.train.distributed.GradientBuckets`, one asynchronous all-reduce per
+bucket) instead of wrapping in DDP, whose reducer expects one backward pass per forward: the
+encoders', decoders' and G's gradients are final after the second pass, so their buckets travel
+while the critics' backward pass runs; the critics' buckets follow.
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ from faceweave.models.layers import reparameterize
 from faceweave.models.rsgan import RSGAN
 from faceweave.models.rsgan import losses as L
 from faceweave.models.rsgan.losses import RSGANLossWeights
-from faceweave.train.distributed import DistContext, all_reduce_gradients
+from faceweave.train.distributed import DistContext, GradientBuckets
 
 log = logging.getLogger(__name__)
 
@@ -153,8 +155,13 @@ def backward_a1(
     terms: dict[str, torch.Tensor],
     w: RSGANLossWeights,
     scale: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    after: Callable[[str, list[torch.nn.Parameter]], None] | None = None,
 ) -> None:
-    """Accumulate into ``.grad`` exactly the gradients Algorithm A1 assigns to each network."""
+    """Accumulate into ``.grad`` exactly the gradients Algorithm A1 assigns to each network.
+
+    ``after(pass_name, params)`` is called after each pass (also a skipped one) with the parameters
+    whose gradients are final from then on — the hook that starts their all-reduce.
+    """
     groups = model.parameter_groups()
     objectives = a1_objectives(terms, w)
     targets = {
@@ -163,11 +170,13 @@ def backward_a1(
         "critics": [p for name in CRITIC_NETS for p in groups[name]],
     }
     order = ("composer_rec", "separators", "critics")
+    final = {"composer_rec": [], "separators": targets["separators"], "critics": targets["critics"]}
     for i, key in enumerate(order):
         loss, params = objectives[key], targets[key]
-        if not params or not loss.requires_grad:
-            continue
-        (scale(loss) if scale else loss).backward(inputs=params, retain_graph=i < len(order) - 1)
+        if params and loss.requires_grad:
+            (scale(loss) if scale else loss).backward(inputs=params, retain_graph=i < len(order) - 1)
+        if after is not None:  # G (composer) is in the separators' pass too: final only after it
+            after(key, final[key])
 
 
 class RSGANTrainer:
@@ -181,8 +190,10 @@ class RSGANTrainer:
         lr: float = 2e-4,
         betas: tuple[float, float] = (0.5, 0.999),
         amp: bool = False,
+        bucket_mb: float = 25.0,
     ) -> None:
         self.ctx = ctx or DistContext()
+        self.bucket_mb = bucket_mb  # gradient all-reduce bucket size under torchrun
         self.model = model.to(self.ctx.device).train()
         self.weights = weights
         groups = model.parameter_groups()
@@ -200,8 +211,11 @@ class RSGANTrainer:
         self.optimizer.zero_grad(set_to_none=True)
         with torch.autocast("cuda", dtype=torch.float16, enabled=self.amp):
             out = compute_losses(self.model, batch, self.weights)
-        backward_a1(self.model, out.terms, self.weights, scale=self.scaler.scale if self.amp else None)
-        all_reduce_gradients(self.model.parameters(), self.ctx)
+        buckets = GradientBuckets(self.ctx, self.bucket_mb)
+        backward_a1(self.model, out.terms, self.weights, scale=self.scaler.scale if self.amp else None,
+                    after=lambda _name, params: buckets.launch(params))
+        buckets.launch(self.model.parameters())  # anything left (none with the A1 groups)
+        buckets.wait()
         self.scaler.step(self.optimizer)
         self.scaler.update()
         self.step += 1
