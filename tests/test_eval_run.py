@@ -91,8 +91,8 @@ def test_every_report_file(report_dir: Path) -> None:
     assert sheet.shape[1] == 192 * 6  # source | target | 4 engines
     from faceweave.media.provenance.xmp import read_digital_source_type
 
-    # warp and delaunay are classical (the test engines are not learned): compositeSynthetic
-    assert read_digital_source_type(report_dir / "contact_sheet.png").endswith("/compositeSynthetic")
+    # test-unchanged declares itself learned, so the sheet is trainedAlgorithmicMedia (else compositeSynthetic)
+    assert read_digital_source_type(report_dir / "contact_sheet.png").endswith("/trainedAlgorithmicMedia")
     md = (report_dir / "report.md").read_text()
     for _, header in TABLE1_COLUMNS:
         assert header in md
