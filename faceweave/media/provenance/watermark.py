@@ -23,7 +23,10 @@ not fought):
    passes correct what the mask, rounding and clipping took away; the change is scaled down if the
    PSNR inside the face would fall under ``PSNR_MIN``.
 
-Detection (zero-bit first, payload second): faces are found and aligned; for every integer shift in
+Detection (zero-bit first, payload second): faces are found and aligned; the high-passed crop is
+divided by its local rms (``whiten``: the face's own texture — eyes, brows, beard — is the noise
+the pilot competes with, and it is far from uniform, so smooth skin is weighted up; after 0.5× +
+JPEG q75 this raised the median z from 7.9 to 12.4 on the same swaps); for every integer shift in
 ±``SEARCH_RADIUS`` (FFT correlation), two half-pixel phases and five scales, the statistic
 ``z = y_0 / rms(decoy projections)`` compares the pilot with what the same face gives on patterns
 that were never embedded, so it does not depend on how textured the face is. A face is marked when
@@ -69,7 +72,7 @@ PSNR_MIN = 40.5  # dB inside the face; the mark is scaled down rather than go be
 SEARCH_RADIUS = 6  # crop pixels searched around the landmark alignment, every integer shift
 SEARCH_SCALES = (0.0, -0.02, 0.02, -0.04, 0.04)  # log-scale offsets
 SEARCH_SUBPIXEL = ((0.0, 0.0), (0.5, 0.5))  # half-pixel phases of the shift grid
-WHITEN_SIGMA = 0.0  # crop pixels: the local rms the detector divides by (0 = off)
+WHITEN_SIGMA = 4.0  # crop pixels: the local rms the detector divides by (0 = off)
 WHITEN_FLOOR = 0.5  # luma levels: the smallest local rms (flat areas are not amplified without bound)
 
 
