@@ -12,7 +12,8 @@
    "screenshot" (0.8× linear resize, PNG, then JPEG q90). A detection counts when
    the face carries a mark (pilot z ≥ threshold); the payload id is reported separately.
 3. False positives: untouched photos (as they are, 0.5×, JPEG q75, mirrored, 10 % crops), every frame
-   of both clips, and the unmarked swaps: any watermark hit there is a false positive.
+   of both clips, and the unmarked swaps: any watermark hit there is a false positive. The faces
+   found on them do not depend on the watermark and are cached (``negative_faces.json``).
 4. PSNR of marked vs unmarked swap over the pixels the watermark may touch (the swapped face).
 
 Prints a table and writes JSON (``--json``).
@@ -27,6 +28,7 @@ import logging
 import os
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -243,15 +245,33 @@ def best_z(rgb: np.ndarray, faces: list) -> float:
         wm.Z_THRESHOLD = thr
 
 
+@dataclass
+class CachedFace:
+    """The part of an analysed face the watermark detector reads."""
+
+    index: int
+    landmarks: np.ndarray
+
+
+def _negative_faces(cache: Path) -> tuple[Path, dict[str, list[list]]]:
+    """Faces found on the untouched images, cached (they do not depend on the watermark's design)."""
+    path = cache / "negative_faces.json"
+    return path, json.loads(path.read_text()) if path.exists() else {}
+
+
 def measure_negatives(cache: Path, rows: list[dict[str, object]], limit: int | None,
                       progress: Path | None = None) -> dict[str, object]:
     n = faces = 0
     fps: list[str] = []
     zs: list[float] = []
+    fpath, known = _negative_faces(cache)
     for label, rgb in negative_images(cache, rows):
         if n and n % 25 == 0:
             log.info("negatives: %d images, %d false positives so far", n, len(fps))
-        faces_found = api.analyze(rgb, mesh=False, identity=False)
+            fpath.write_text(json.dumps(known))
+        if label not in known:
+            known[label] = [f.landmarks.tolist() for f in api.analyze(rgb, mesh=False, identity=False)]
+        faces_found = [CachedFace(i, np.array(lm, np.float32)) for i, lm in enumerate(known[label])]
         faces += len(faces_found)
         z = best_z(rgb, faces_found)
         zs.append(z)
@@ -263,6 +283,7 @@ def measure_negatives(cache: Path, rows: list[dict[str, object]], limit: int | N
             progress.write_text(json.dumps({"images": n, "false_positives": fps, "z": zr}))
         if limit and n >= limit:
             break
+    fpath.write_text(json.dumps(known))
     finite = [z for z in zs if np.isfinite(z)]
     return {"images": n, "faces": faces, "false_positive_images": len(fps), "rate": len(fps) / max(n, 1),
             "false_positives": fps, "threshold": wm.Z_THRESHOLD, "z": [round(float(v), 3) for v in zs],

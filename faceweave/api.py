@@ -153,8 +153,11 @@ def _harmonized(model: object | None, before: np.ndarray, after: np.ndarray) -> 
     return harmonize_face(before, after, model)  # type: ignore[arg-type]
 
 
-def _provenance(eng: object, inputs: tuple[tuple[str, object], ...]) -> object | None:
-    """The provenance record of a new output (None under ``--no-provenance``), with a fresh watermark id."""
+def _provenance(eng: object, inputs: tuple[tuple[str, object], ...], harmonized: bool = False) -> object | None:
+    """The provenance record of a new output (None under ``--no-provenance``), with a fresh watermark id.
+
+    Learned engines, and any engine followed by the learned harmonizer, make trainedAlgorithmicMedia.
+    """
     from faceweave.media import provenance as pv
     from faceweave.media.provenance.watermark import new_payload_id
 
@@ -162,7 +165,7 @@ def _provenance(eng: object, inputs: tuple[tuple[str, object], ...]) -> object |
         return None
     return pv.Provenance(
         engine=str(getattr(eng, "name", "")), model=str(getattr(eng, "model_name", "") or ""),
-        learned=bool(getattr(eng, "learned", False)),
+        learned=bool(getattr(eng, "learned", False)) or harmonized,
         inputs=[(role, str(p)) for role, p in inputs if isinstance(p, (str, os.PathLike))],
         watermark_id=new_payload_id(),
     )
@@ -213,7 +216,7 @@ def swap_picture(
     if dst.info.get("grayscale"):
         g = cv2.cvtColor(out, cv2.COLOR_RGB2GRAY)
         out = np.repeat(g[..., None], 3, axis=2)
-    prov = _provenance(eng, (("source", source), ("target", target), ("reference", reference)))
+    prov = _provenance(eng, (("source", source), ("target", target), ("reference", reference)), harmonizer is not None)
     if prov is not None:  # invisible watermark inside each swapped face (pixels outside stay identical)
         from faceweave.media.provenance import mark_faces
 
@@ -333,7 +336,7 @@ def swap_video(
         tracker=FaceTracker(identity=ref_face is not None, detect_every=detect_every, fps=info.fps),
     )
     prov = _video_finish(swapper, harmonize, _provenance(eng, (("source", source), ("target", target),
-                                                              ("reference", reference))))
+                                                              ("reference", reference)), bool(harmonize)))
     if not getattr(eng, "thread_safe", True):
         workers = 1
     from faceweave.media import provenance as pv

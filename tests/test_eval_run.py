@@ -89,6 +89,10 @@ def test_every_report_file(report_dir: Path) -> None:
         assert (report_dir / "plots" / f"{key}.png").is_file(), key
     sheet = np.asarray(Image.open(report_dir / "contact_sheet.png"))
     assert sheet.shape[1] == 192 * 6  # source | target | 4 engines
+    from faceweave.media.provenance.xmp import read_digital_source_type
+
+    # test-unchanged declares itself learned, so the sheet is trainedAlgorithmicMedia (else compositeSynthetic)
+    assert read_digital_source_type(report_dir / "contact_sheet.png").endswith("/trainedAlgorithmicMedia")
     md = (report_dir / "report.md").read_text()
     for _, header in TABLE1_COLUMNS:
         assert header in md

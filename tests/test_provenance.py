@@ -144,6 +144,13 @@ def test_learned_engine_is_trained_algorithmic_media(swap: api.SwapResult, tmp_p
     assert rep.xmp_digital_source_type.endswith("/trainedAlgorithmicMedia")
 
 
+def test_harmonized_swap_is_trained_algorithmic_media() -> None:
+    """A classical engine followed by the learned harmonizer: a trained network made pixels."""
+    res = api.swap_picture(ASSETS / SRC, ASSETS / DST, harmonize=True)
+    assert res.picture.info["provenance"].source_type == "trainedAlgorithmicMedia"
+    assert api.swap_picture(ASSETS / SRC, ASSETS / DST).picture.info["provenance"].source_type == "compositeSynthetic"
+
+
 # ---------------------------------------------------------------- signing keys
 def test_user_key_is_private_and_reused(tmp_path: Path, written: dict[str, Path]) -> None:
     d = tmp_path / "cfg"
@@ -239,6 +246,19 @@ def test_mp4_gets_manifest_and_marked_frames(tmp_path: Path) -> None:
     assert rep.kind == "video" and rep.manifest.state == "valid" and rep.synthetic
     assert rep.watermark_found  # survives H.264 (crf 18)
     assert rep.watermark[0].payload_id in (None, int(rep.manifest.watermark_id, 16))
+    # XMP DigitalSourceType in the top-level XMP uuid box, covered by the C2PA BMFF hash
+    assert rep.xmp_digital_source_type.endswith("/compositeSynthetic")
+    assert "  XMP DigitalSourceType: compositeSynthetic" in rep.lines()
+    with av.open(str(dst)) as c:  # the extra box does not disturb a player
+        assert c.streams.video[0].frames == 6
+    data = bytearray(dst.read_bytes())
+    i = data.rfind(b"compositeSynthetic")
+    assert data.rfind(b"\xbe\x7a\xcf\xcb") < i  # the last copy is the XMP packet's, not the manifest's
+    data[i + 17] ^= 0x20  # compositeSynthetiC: the XMP was changed after signing
+    bad = tmp_path / "xmp-tampered.mp4"
+    bad.write_bytes(bytes(data))
+    rep = api.verify(bad)
+    assert rep.manifest.hard_binding_mismatch and rep.xmp_digital_source_type.endswith("SynthetiC")
 
 
 # ---------------------------------------------------------------- CLI

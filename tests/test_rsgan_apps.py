@@ -248,6 +248,18 @@ def test_cli_commands_write_files_of_the_right_size(tmp_path: Path, model, monke
     assert r.returncode == 0, r.stderr
     assert r.stdout.split() == list(model.config.attribute_names)
 
+    # RSGAN's generator made the pixels of every output: the C2PA action and the XMP tag say
+    # trainedAlgorithmicMedia (issue 19), and the manifest names the engine
+    from faceweave.media.provenance.manifest import read_manifest
+    from faceweave.media.provenance.xmp import read_digital_source_type
+
+    for name in ("swap.png", "edit.jpg", "sample.png", "interp.png"):
+        m = read_manifest(tmp_path / name)
+        assert m.state == "valid", (name, m.failures)
+        assert m.digital_source_type.endswith("/trainedAlgorithmicMedia"), name
+        assert read_digital_source_type(tmp_path / name).endswith("/trainedAlgorithmicMedia"), name
+        assert m.actions[0]["parameters"]["engine"] == "rsgan", name
+
 
 def _swap_flags(ck: str, attr: str) -> list[str]:
     """The rsgan flags of `faceweave swap` once they are wired into faceweave/cli.py; none before."""

@@ -218,6 +218,16 @@ def bar_plots(report: dict[str, object], folder: Path) -> dict[str, Path]:
     return out
 
 
+def _sheet_provenance(results: Sequence[EngineResult]) -> object:
+    """trainedAlgorithmicMedia when any engine on the sheet is a learned one, else compositeSynthetic."""
+    from faceweave.engines.base import engine_classes
+    from faceweave.media.provenance import Provenance
+
+    classes = engine_classes()
+    learned = any(getattr(classes.get(r.name), "learned", False) for r in results)
+    return Provenance(engine=",".join(r.name for r in results), learned=learned)
+
+
 def write_report(
     out_dir: str | Path,
     report: dict[str, object],
@@ -230,7 +240,8 @@ def write_report(
     d.mkdir(parents=True, exist_ok=True)
     files: dict[str, Path] = {}
     sheet = contact_sheet(photos, pairs, results)
-    files["contact sheet"] = write_image(d / "contact_sheet.png", sheet)  # holds swapped faces: tagged synthetic
+    files["contact sheet"] = write_image(d / "contact_sheet.png", sheet,  # holds swapped faces: tagged synthetic
+                                         provenance=_sheet_provenance(results))
     plots = bar_plots(report, d / "plots")
     for k, p in plots.items():
         files[f"plot: {k}"] = p

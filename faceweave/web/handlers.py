@@ -56,6 +56,16 @@ def _person_option(engine: str, person: str | None) -> dict[str, object]:
     return {"person": person} if engine == "person" and person else {}
 
 
+def _rsgan_picture(out: np.ndarray, *inputs: str) -> Any:
+    """An RSGAN edit/sample/interpolate result with its provenance (trainedAlgorithmicMedia) for ``api.save``."""
+    from faceweave.media.image import as_picture
+    from faceweave.pipelines.rsgan.photos import provenance
+
+    pic = as_picture(out)
+    pic.info["provenance"] = provenance(None, *inputs)
+    return pic
+
+
 class App:
     """Handlers bound to one server's config, gate and sessions (also callable from tests)."""
 
@@ -217,8 +227,6 @@ class App:
     def edit(self, photo: str | None, region: str, start: dict[str, float] | None, values: dict[str, float],
              request: gr.Request | None) -> tuple[str, str, str]:
         from faceweave import api
-        from faceweave.media.image import as_picture
-
         if not photo:
             raise gr.Error("upload a photo to edit first")
         start = start or {}
@@ -228,7 +236,7 @@ class App:
 
         def work(folder: Path) -> list[str]:
             out = api.edit(photo, changed, region=region)
-            return [api.save(as_picture(out), folder / "edit.png")]
+            return [api.save(_rsgan_picture(out, photo), folder / "edit.png")]
 
         files = self._run(request, {photo: "photo"}, work)
         what = ", ".join(f"{n}={v:.2f}" for n, v in changed.items())
@@ -237,14 +245,12 @@ class App:
     def sample(self, photo: str | None, part: str, n: float, seed: float | None,
                request: gr.Request) -> tuple[list[str], list[str]]:
         from faceweave import api
-        from faceweave.media.image import as_picture
-
         if not photo:
             raise gr.Error("upload a photo first")
 
         def work(folder: Path) -> list[str]:
             outs = api.sample(photo, random=part, n=int(n), seed=None if seed is None else int(seed))
-            return [api.save(as_picture(o), folder / f"random_{part}_{i}.png") for i, o in enumerate(outs)]
+            return [api.save(_rsgan_picture(o, photo), folder / f"random_{part}_{i}.png") for i, o in enumerate(outs)]
 
         files = self._run(request, {photo: "photo"}, work)
         return files, files
@@ -252,14 +258,12 @@ class App:
     def interpolate(self, a: str | None, b: str | None, part: str, steps: float,
                     request: gr.Request) -> tuple[str, str]:
         from faceweave import api
-        from faceweave.media.image import as_picture
-
         if not a or not b:
             raise gr.Error("upload photos A and B first")
 
         def work(folder: Path) -> list[str]:
             strip = api.interpolate(a, b, part=part, steps=int(steps), sheet=True)
-            return [api.save(as_picture(strip), folder / f"interpolate_{part}.png")]
+            return [api.save(_rsgan_picture(strip, a, b), folder / f"interpolate_{part}.png")]
 
         files = self._run(request, {a: "photo A", b: "photo B"}, work)
         return files[0], files[0]

@@ -117,7 +117,7 @@ def verify(path: str | os.PathLike[str], find_faces: Callable[[np.ndarray], list
         from faceweave.media.video import probe, read_frames
 
         info = probe(p)
-        rep = VerifyReport(str(p), "video", read_manifest(p))
+        rep = VerifyReport(str(p), "video", read_manifest(p), read_digital_source_type(p))
         n = max(info.frames, 1)
         want = {round(i * (n - 1) / max(VIDEO_FRAMES_CHECKED - 1, 1)) for i in range(VIDEO_FRAMES_CHECKED)}
         for i, rgb in enumerate(read_frames(p)):

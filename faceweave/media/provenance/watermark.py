@@ -23,7 +23,10 @@ not fought):
    passes correct what the mask, rounding and clipping took away; the change is scaled down if the
    PSNR inside the face would fall under ``PSNR_MIN``.
 
-Detection (zero-bit first, payload second): faces are found and aligned; for every integer shift in
+Detection (zero-bit first, payload second): faces are found and aligned; the high-passed crop is
+divided by its local rms (``whiten``: the face's own texture — eyes, brows, beard — is the noise
+the pilot competes with, and it is far from uniform, so smooth skin is weighted up; after 0.5× +
+JPEG q75 this raised the median z from 7.9 to 12.4 on the same swaps); for every integer shift in
 ±``SEARCH_RADIUS`` (FFT correlation), two half-pixel phases and five scales, the statistic
 ``z = y_0 / rms(decoy projections)`` compares the pilot with what the same face gives on patterns
 that were never embedded, so it does not depend on how textured the face is. A face is marked when
@@ -69,6 +72,8 @@ PSNR_MIN = 40.5  # dB inside the face; the mark is scaled down rather than go be
 SEARCH_RADIUS = 6  # crop pixels searched around the landmark alignment, every integer shift
 SEARCH_SCALES = (0.0, -0.02, 0.02, -0.04, 0.04)  # log-scale offsets
 SEARCH_SUBPIXEL = ((0.0, 0.0), (0.5, 0.5))  # half-pixel phases of the shift grid
+WHITEN_SIGMA = 4.0  # crop pixels: the local rms the detector divides by (0 = off)
+WHITEN_FLOOR = 0.5  # luma levels: the smallest local rms (flat areas are not amplified without bound)
 
 
 # ---------------------------------------------------------------- payload coding
@@ -324,6 +329,21 @@ def _big_crop(y: np.ndarray, m: np.ndarray, r: int) -> np.ndarray:
                                    borderMode=cv2.BORDER_REPLICATE)).astype(np.float64)
 
 
+def whiten(hp: np.ndarray, sigma: float | None = None) -> np.ndarray:
+    """The high-passed crop divided by its local rms: the pilot counts most where the face is smooth.
+
+    The detector's noise is the face's own texture (eyes, brows, beard), which is far from uniform;
+    weighting each pixel by the inverse of its local noise level is the matched filter for that.
+    """
+    s = WHITEN_SIGMA if sigma is None else sigma
+    if not s:
+        return hp
+    hp32 = hp.astype(np.float32)
+    var = cv2.GaussianBlur(hp32 * hp32, (0, 0), s)
+    floor = np.float32(WHITEN_FLOOR**2)
+    return (hp32 / np.sqrt(var + floor)).astype(np.float64)
+
+
 def pilot_z(big: np.ndarray, r: int) -> np.ndarray:
     """z at every integer shift (2r+1)²: pilot over the rms of the decoys.
 
@@ -343,7 +363,7 @@ def read_face(y: np.ndarray, landmarks: np.ndarray, *, search: bool = True) -> W
     best: tuple[float, np.ndarray] | None = None
     for ds, sx, sy in tries:
         big = _big_crop(y, _offset(m0, sx, sy, ds), r)
-        z = pilot_z(big, r)
+        z = pilot_z(whiten(big), r)
         k = int(np.argmax(z))
         oy, ox = divmod(k, z.shape[1])
         if best is None or z.flat[k] > best[0]:

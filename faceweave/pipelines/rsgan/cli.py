@@ -47,12 +47,13 @@ def _common(p: argparse.ArgumentParser, face_option: bool = True) -> None:
                    help="how results are blended into the photo (default multiband)")
 
 
-def _write(path: str, image: np.ndarray, inputs: tuple[str, ...]) -> str:
-    """Write an H×W×3 or H×W×4 (alpha) result atomically, tagged synthetic."""
+def _write(path: str, image: np.ndarray, inputs: tuple[str, ...], checkpoint: str | None) -> str:
+    """Write an H×W×3 or H×W×4 (alpha) result atomically, tagged synthetic (trainedAlgorithmicMedia)."""
     from faceweave.media.image import write_image
+    from faceweave.pipelines.rsgan.photos import provenance
 
     rgb, alpha = (image[..., :3], image[..., 3]) if image.shape[2] == 4 else (image, None)
-    return str(write_image(path, rgb, alpha, inputs=inputs))
+    return str(write_image(path, rgb, alpha, inputs=inputs, provenance=provenance(checkpoint, *inputs)))
 
 
 # ---------------------------------------------------------------- edit
@@ -96,7 +97,7 @@ def run_edit(a: argparse.Namespace) -> int:
     check_output_path(a.output, (a.photo,))
     out = api.edit(a.photo, values, region=a.region, face=a.face, checkpoint=a.checkpoint,
                    residual=not a.no_residual, blend=a.blend)
-    _out(_write(a.output, out, (a.photo,)))
+    _out(_write(a.output, out, (a.photo,), a.checkpoint))
     return 0
 
 
@@ -124,7 +125,7 @@ def run_sample(a: argparse.Namespace) -> int:
     check_output_path(a.output, (a.photo,))
     sheet = api.sample(a.photo, random=a.random, n=a.n, seed=a.seed, face=a.face, checkpoint=a.checkpoint,
                        sheet=True, raw=a.raw, columns=a.columns, blend=a.blend)
-    _out(_write(a.output, sheet, (a.photo,)))
+    _out(_write(a.output, sheet, (a.photo,), a.checkpoint))
     return 0
 
 
@@ -154,5 +155,5 @@ def run_interpolate(a: argparse.Namespace) -> int:
     check_output_path(a.output, (a.a, a.b))
     sheet = api.interpolate(a.a, a.b, part=a.part, steps=a.steps, face_a=a.face_a, face_b=a.face_b,
                             checkpoint=a.checkpoint, sheet=True, raw=a.raw, blend=a.blend)
-    _out(_write(a.output, sheet, (a.a, a.b)))
+    _out(_write(a.output, sheet, (a.a, a.b), a.checkpoint))
     return 0

@@ -33,10 +33,24 @@ if TYPE_CHECKING:
     from faceweave.analysis.face import Face
     from faceweave.pipelines.rsgan.ops import OpResult
 
-__all__ = ["attributes", "edit", "interpolate", "sample"]
+__all__ = ["attributes", "edit", "interpolate", "provenance", "sample"]
 
 ImageLike = str | os.PathLike[str] | np.ndarray | Picture
 Checkpoint = str | os.PathLike[str] | None
+
+
+def provenance(checkpoint: Checkpoint, *inputs: object) -> object | None:
+    """The provenance record of an edit/sample/interpolate output (None under ``--no-provenance``).
+
+    RSGAN's generator makes the pixels, so the IPTC digital source type is ``trainedAlgorithmicMedia``.
+    """
+    from faceweave.media import provenance as pv
+
+    if not pv.settings().enabled:
+        return None
+    model = os.path.basename(os.fspath(checkpoint)) if checkpoint else "rsgan-demo"
+    return pv.Provenance(engine="rsgan", model=model, learned=True,
+                         inputs=[("input", str(i)) for i in inputs if isinstance(i, (str, os.PathLike))])
 
 
 def _name(p: Picture) -> str:
