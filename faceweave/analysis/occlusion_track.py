@@ -8,7 +8,8 @@ near the face, and a hand that is there moves smoothly, so :class:`OcclusionTrac
 * as soon as something moves around the face that the face's own motion does not explain: the mean
   grey-level change, frame to frame, of the ring between the face box and the hand model's crop
   (on a small grey copy of the frame) over ``motion`` — a hand coming in is seen on the frame it enters;
-* every ``present_every`` frames while a hand is near; on the frames between, each hand's 21
+* every ``present_every`` frames while a hand is near (or was, within the last ``every`` frames: the
+  model misses a hand now and then); on the frames between, each hand's 21
   landmarks are extrapolated from its last two fits (constant velocity) and the mask covers both the
   last fit and the extrapolated one, so a moving hand is not uncovered for a frame.
 
@@ -81,7 +82,8 @@ class OcclusionTracker:
     def _raw_mask(self, rgb: np.ndarray, face: Face, st: _Hands, prev: np.ndarray | None, thumb: np.ndarray,
                   scale: float) -> np.ndarray | None:
         since = self.frame - st.last_run
-        due = since >= (self.present_every if st.hands else self.every)
+        near = bool(st.hands) or st.since_seen <= self.every  # a hand now, or a moment ago (the model can miss one)
+        due = since >= (self.present_every if near else self.every)
         if due or (prev is not None and self._ring_motion(face, prev, thumb, scale, rgb.shape[:2]) > self.motion):
             hands = hand_landmarks(rgb, face)
             self.runs += 1
