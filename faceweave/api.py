@@ -281,8 +281,9 @@ def _video_finish(swapper: FrameSwapper, harmonize: bool | str | os.PathLike[str
     if harmonizer is not None:
         swapper.finish = lambda before, after: _harmonized(harmonizer, before, after)
     if prov is not None and pv.settings().watermark_video:
-        swapper.mark = lambda out_rgb, rgb, chosen: pv.mark_faces(  # type: ignore[union-attr]
-            out_rgb, rgb, [tf.landmarks for tf in chosen], prov.watermark_id, _faces_for_marks, passes=2)
+        from faceweave.realtime import mark_tracked
+
+        swapper.mark = lambda out_rgb, rgb, chosen: mark_tracked(out_rgb, rgb, chosen, prov.watermark_id)  # type: ignore[union-attr]
     return prov
 
 
@@ -321,7 +322,7 @@ def swap_video(
     from faceweave.media.image import check_pixels
     from faceweave.media.stream import stream_video
     from faceweave.media.video import probe
-    from faceweave.realtime import FrameSwapper, TargetFollower
+    from faceweave.realtime import FrameSwapper, TargetFollower, occlusion_tracker
 
     out, tp = _check_video_job(source, target, output, blend, target_face)
     info = probe(tp)
@@ -334,6 +335,7 @@ def swap_video(
         engine=eng, source=None if src is None else src.rgb, source_face=sf, options=opts,
         follower=TargetFollower(target_face, ref_face, reference_threshold),
         tracker=FaceTracker(identity=ref_face is not None, detect_every=detect_every, fps=info.fps),
+        occlusion=occlusion_tracker(eng, opts),
     )
     prov = _video_finish(swapper, harmonize, _provenance(eng, (("source", source), ("target", target),
                                                               ("reference", reference)), bool(harmonize)))

@@ -4,7 +4,9 @@ A :class:`FrameSwapper` holds what is fixed for a whole clip — the engine, the
 once), the options — and splits each frame's work in two:
 
 * :meth:`FrameSwapper.analyse` (one frame after another): the :class:`~faceweave.analysis.track.FaceTracker`
-  follows the faces, and :class:`TargetFollower` decides which of them to replace;
+  follows the faces, :class:`TargetFollower` decides which of them to replace and, for engines that
+  keep what covers a face, the :class:`~faceweave.analysis.occlusion_track.OcclusionTracker` finds the
+  hands in front of them (the hand model on some frames, the mask carried and smoothed between);
 * :meth:`FrameSwapper.render` (safe to run for several frames at once): the engine puts the source face
   on each chosen face.
 
@@ -16,12 +18,13 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from faceweave.analysis.face import Face
 from faceweave.analysis.identity import identity_distance
+from faceweave.analysis.occlusion_track import OcclusionTracker
 from faceweave.analysis.track import FaceTracker, TrackedFace
 from faceweave.engines.base import Engine, SwapOptions
 from faceweave.errors import FaceweaveError
@@ -80,19 +83,31 @@ class FrameSwapper:
     finish: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None  # (before, after) → after, e.g. harmonize
     # (out, frame, faces) → out: the watermark, applied once a frame's faces are all swapped
     mark: Callable[[np.ndarray, np.ndarray, list[TrackedFace]], np.ndarray] | None = None
+    # hands in front of the chosen faces, over time; None: the engine computes occlusion itself, if at all
+    occlusion: OcclusionTracker | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def __post_init__(self) -> None:
+        # The options for a face with no hand near it: the engine must not look for one itself.
+        self._no_occlusion = replace(self.options, extra={**self.options.extra, "occlusion": False})
 
     def analyse(self, rgb: np.ndarray, index: int = 0) -> list[TrackedFace]:
         faces = self.tracker.update(rgb)
         self.frames += 1
         self.faces_seen += bool(faces)
-        return self.follower(faces)
+        chosen = self.follower(faces)
+        if self.occlusion is not None:
+            self.occlusion.update(rgb, chosen)
+        return chosen
 
     def render(self, rgb: np.ndarray, chosen: list[TrackedFace], index: int = 0) -> np.ndarray:
         out = rgb
         for tf in chosen:
             try:
-                new = self.engine.swap_face(self.source, self.source_face, out, tf, self.options)
+                opts = self.options
+                if self.occlusion is not None and "occlusion" not in tf.masks:
+                    opts = self._no_occlusion
+                new = self.engine.swap_face(self.source, self.source_face, out, tf, opts)
                 out = new if self.finish is None else self.finish(out, new)
             except FaceweaveError as e:
                 log.info("frame %d: face %d not swapped (%s)", index, tf.index, e)
@@ -105,3 +120,24 @@ class FrameSwapper:
 
     def __call__(self, rgb: np.ndarray, index: int = 0) -> np.ndarray:
         return self.render(rgb, self.analyse(rgb, index), index)
+
+
+def occlusion_tracker(engine: Engine, options: SwapOptions) -> OcclusionTracker | None:
+    """The video path's occlusion tracker for engines that keep what covers a face (unless turned off)."""
+    if not getattr(engine, "reads_occlusion", False) or not options.extra.get("occlusion", True):
+        return None
+    return OcclusionTracker()
+
+
+def mark_tracked(out: np.ndarray, before: np.ndarray, chosen: list[TrackedFace], payload_id: int) -> np.ndarray:
+    """The invisible watermark of a swapped video frame, laid out on the faces the tracker follows.
+
+    ``verify`` reads the mark in the frame of the 68 landmarks a detector finds on the *output* (the
+    swap moved eyes, nose and mouth), so the landmarks are fitted on ``out``, in each tracked face's
+    box (kept detector-like by the tracker), instead of detecting the faces of every frame again.
+    """
+    from faceweave.analysis.landmarks import landmarks_68
+    from faceweave.media import provenance as pv
+
+    lms = [landmarks_68(out, tf.box) for tf in chosen]
+    return pv.mark_faces(out, before, lms, payload_id, lambda _rgb: [], passes=2)

@@ -1,6 +1,6 @@
 """Does tracking cost quality? Tracked video swap vs per-frame full detection on the sample clip.
 
-    .venv/bin/python scripts/realtime_quality.py [--frames 120] [--engine warp] [--sheet docs/images/realtime_sheet.jpg]
+    .venv/bin/python scripts/realtime_quality.py [--frames 120] [--engine warp] [--sheet-start 54]
 
 On the first ``--frames`` consecutive frames of the clip, the source face is swapped in two ways:
 ``full`` analyses every frame from scratch (detection + mesh, what `swap` did per frame before
@@ -54,7 +54,7 @@ def main() -> int:
     ap.add_argument("--frames", type=int, default=120)
     ap.add_argument("--engine", default="warp")
     ap.add_argument("--sheet", default=str(ROOT / "docs" / "images" / "realtime_sheet.jpg"))
-    ap.add_argument("--sheet-start", type=int, default=40)
+    ap.add_argument("--sheet-start", type=int, default=54)
     a = ap.parse_args()
 
     import av
@@ -65,7 +65,7 @@ def main() -> int:
     from faceweave.analysis.track import FaceTracker
     from faceweave.engines import SwapOptions, get_engine
     from faceweave.media.image import read_image, write_image
-    from faceweave.realtime import FrameSwapper, TargetFollower
+    from faceweave.realtime import FrameSwapper, TargetFollower, occlusion_tracker
 
     frames: list[np.ndarray] = []
     with av.open(str(CLIP)) as c:
@@ -78,7 +78,8 @@ def main() -> int:
     opts = SwapOptions()
     src = read_image(SOURCE).rgb
     sf = analyze(src, mesh=True, identity=True)[0]
-    swapper = FrameSwapper(eng, src, sf, opts, TargetFollower(), FaceTracker(fps=fps))
+    swapper = FrameSwapper(eng, src, sf, opts, TargetFollower(), FaceTracker(fps=fps),
+                           occlusion=occlusion_tracker(eng, opts))  # hands over time, as swap_video does
 
     rows: dict[str, list[float]] = {"full id": [], "tracked id": [], "full expr": [], "tracked expr": []}
     outs: dict[str, list[np.ndarray]] = {"full": [], "tracked": []}
@@ -114,7 +115,8 @@ def main() -> int:
     base = flicker(frames)
     out = sys.stdout
     out.write(f"{CLIP.name}: first {len(frames)} frames, engine={a.engine}, source={SOURCE.name}; "
-              f"tracker ran detection on {swapper.tracker.detections} frames\n")
+              f"tracker ran detection on {swapper.tracker.detections} frames, the hand model on "
+              f"{swapper.occlusion.runs if swapper.occlusion else len(frames)} (full: every frame)\n")
     out.write(f"{'':10} {'identity↓':>10} {'expression↓':>12} {'flicker':>8}\n")
     for name in ("full", "tracked"):
         out.write(f"{name:10} {np.mean(rows[name + ' id']):10.4f} {np.mean(rows[name + ' expr']):12.4f} "

@@ -13,6 +13,25 @@ def triangle_facing(points: np.ndarray, tris: np.ndarray) -> np.ndarray:
     return (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0])
 
 
+def polygon_distance(points: np.ndarray, polygon: np.ndarray, reach: float | None = None) -> np.ndarray:
+    """``cv2.pointPolygonTest(polygon, p, True)`` for every point: signed distance, positive inside.
+
+    With ``reach``, points whose distance to the polygon's bounding box is over ``reach`` are not
+    measured and get ``-reach`` (they are at least that far outside): callers that only care about
+    the band within ``reach`` of the polygon skip most of the per-point calls.
+    """
+    pts = np.asarray(points, np.float64)[:, :2]
+    poly = np.asarray(polygon, np.float32).reshape(-1, 1, 2)
+    out = np.empty(len(pts))
+    near = np.ones(len(pts), bool)
+    if reach is not None:
+        lo, hi = poly.reshape(-1, 2).min(0) - reach, poly.reshape(-1, 2).max(0) + reach
+        near = np.all((pts >= lo) & (pts <= hi), axis=1)
+        out[~near] = -reach
+    out[near] = [cv2.pointPolygonTest(poly, (float(x), float(y)), True) for x, y in pts[near]]
+    return out
+
+
 def triangle_affines(src_pts: np.ndarray, dst_pts: np.ndarray, tris: np.ndarray) -> np.ndarray:
     """Per-triangle 2×3 affine matrices mapping destination coordinates to source coordinates."""
     s = np.asarray(src_pts, np.float64)[:, :2][tris]  # T×3×2

@@ -28,7 +28,7 @@ import numpy as np
 from faceweave.analysis.face import Face
 from faceweave.analysis.masks import face_oval_indices, mouth_open_ratio, mouth_opening_mask, polygon_mask, skin_mask
 from faceweave.compose.local import finish_local_swap
-from faceweave.compose.warp import triangle_facing, warp_mesh
+from faceweave.compose.warp import polygon_distance, triangle_facing, warp_mesh
 from faceweave.engines.base import EngineBase, SwapOptions, register_engine
 from faceweave.errors import FaceweaveError
 
@@ -192,7 +192,7 @@ def expression_geometry(
         s, t = similarity_2d(d2[list(anchors)], out[list(anchors)])
         placed = s * z + t
         poly = d2[list(ring)].astype(np.float32).reshape(-1, 1, 2)
-        dist = np.array([cv2.pointPolygonTest(poly, (float(x), float(y)), True) for x, y in d2])
+        dist = polygon_distance(d2, poly, reach=radius * size)  # beyond the radius the weight is 0 anyway
         u = np.clip(1.0 + dist / (radius * size), 0.0, 1.0)  # 1 inside, 0 beyond the radius
         w = region_strength * u * u * (3 - 2 * u)
         out[:, 0] += w * (placed.real - out[:, 0])
@@ -231,8 +231,9 @@ def eye_openness(mesh: np.ndarray) -> float:
 
 
 def _dilated(m: np.ndarray, radius: float) -> np.ndarray:
-    r = max(int(round(radius)), 1)
-    return cv2.dilate(m, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
+    from faceweave.analysis.masks import dilate_ellipse  # cv2.dilate's result, computed on m's box only
+
+    return dilate_ellipse(m, max(int(round(radius)), 1))
 
 
 def target_kept_mask(
@@ -335,6 +336,7 @@ class WarpEngine(EngineBase):
     name = "warp"
     needs_mesh = True
     learned = False  # classical image operations: outputs are compositeSynthetic
+    reads_occlusion = True  # uses face.masks["occlusion"] when set (the video path tracks hands over time)
 
     def __init__(self) -> None:
         self.timings: dict[str, float] = {}

@@ -82,7 +82,7 @@ def _make_swapper(source: Any, capture: Capture, engine: str, source_face: int |
     from faceweave.analysis.track import FaceTracker
     from faceweave.engines.base import SwapOptions, get_engine
     from faceweave.media.image import as_picture
-    from faceweave.realtime import FrameSwapper, TargetFollower
+    from faceweave.realtime import FrameSwapper, TargetFollower, occlusion_tracker
 
     eng = get_engine(engine)
     src = as_picture(source)
@@ -94,6 +94,7 @@ def _make_swapper(source: Any, capture: Capture, engine: str, source_face: int |
         engine=eng, source=src.rgb, source_face=sf, options=opts,
         follower=TargetFollower(target_face, ref, reference_threshold or api.REFERENCE_THRESHOLD),
         tracker=FaceTracker(identity=ref is not None, fps=capture.fps),
+        occlusion=occlusion_tracker(eng, opts),
     )
     return swapper, getattr(eng, "thread_safe", True)
 

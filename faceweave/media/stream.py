@@ -41,9 +41,12 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-# H.264 settings of swapped clips. "veryfast" costs a third of "medium" per frame at the same CRF
-# (files ~15 % larger); at CRF 18 both are visually lossless.
-ENCODER_OPTIONS: dict[str, str] = {"crf": "18", "preset": "veryfast"}
+# H.264 settings of swapped clips. On the 640×360 sample clip (first 120 frames, CPU per frame, PSNR
+# of the decoded frames against the RGB frames given to the encoder): "veryfast" 8.2 ms, 40.9 dB;
+# "superfast" 4.6 ms, 41.8 dB; "ultrafast" 3.8 ms, 41.5 dB, all at CRF 18. "superfast" keeps the
+# quality (CRF 18 is visually lossless) at about half the cost of "veryfast", for files ~1.8× larger
+# (~1.5 Mbit/s at 360p); "ultrafast" saves little more and drops CABAC (files ~3.3×).
+ENCODER_OPTIONS: dict[str, str] = {"crf": "18", "preset": "superfast"}
 
 _END = object()
 # errno values that are about the output folder (full, read-only, over quota, too big), not the clip

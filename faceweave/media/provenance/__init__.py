@@ -122,11 +122,25 @@ def changed_region(out: np.ndarray, before: np.ndarray, erode: int = 2) -> np.nd
     """Pixels the swap changed (holes closed, edge eroded): the only place the watermark may go."""
     import cv2
 
-    d = (out != before).any(axis=2).astype(np.uint8)
+    h, w = out.shape[:2]
+    diff = cv2.absdiff(np.ascontiguousarray(out), np.ascontiguousarray(before)).reshape(h, -1)
+    res = np.zeros((h, w), bool)
+    rows, cols = np.flatnonzero(diff.any(axis=1)), np.flatnonzero(diff.any(axis=0).reshape(w, -1).any(axis=1))
+    if not len(rows):
+        return res
+    # Only the changed pixels' box (and a margin the kernels cannot cross) is processed: the same
+    # result as on the whole frame, at the cost of the face.
+    pad = 16 + erode
+    y0, y1 = max(int(rows[0]) - pad, 0), min(int(rows[-1]) + pad + 1, h)
+    x0, x1 = max(int(cols[0]) - pad, 0), min(int(cols[-1]) + pad + 1, w)
+    box = diff.reshape(h, w, -1)[y0:y1, x0:x1]
+    d = np.bitwise_or.reduce(box, axis=2) if box.shape[2] > 1 else box[..., 0]
+    d = (d > 0).astype(np.uint8)
     d = cv2.morphologyEx(d, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (9, 9)))
     if erode:
         d = cv2.erode(d, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * erode + 1, 2 * erode + 1)))
-    return d > 0
+    res[y0:y1, x0:x1] = d > 0
+    return res
 
 
 def output_landmarks(out: np.ndarray, landmarks: list[np.ndarray], found: list) -> list[np.ndarray]:

@@ -261,6 +261,7 @@ def _embed_box(
     out = rgb.copy()
     acc = np.zeros((h, w), np.float32)
     base = rgb.astype(np.float32)
+    to_rgb = direction.reshape(3, 1).astype(np.float32)  # acc (H×W) → its RGB change (H×W×3), one cv2 pass
     for _ in range(passes):
         y = project(luma(out), m)
         d = np.zeros(len(p))
@@ -273,14 +274,15 @@ def _embed_box(
         back = cv2.warpAffine(delta, m, (w, h), flags=cv2.WARP_INVERSE_MAP | cv2.INTER_LINEAR,
                               borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
         acc += back * reg
-        out = np.clip(np.rint(base + acc[..., None] * direction), 0, 255).astype(np.uint8)
+        # base + acc·direction, rounded to the nearest integer and saturated to 0–255 (cv2 rounds as np.rint)
+        out = cv2.add(base, cv2.transform(acc[..., None], to_rgb), dtype=cv2.CV_8U)
     inside = region.astype(bool)
     if inside.any():
         mse = float(np.mean((out[inside].astype(np.float64) - base[inside]) ** 2))
         limit = 255.0**2 / 10 ** (psnr_min / 10)
         if mse > limit:  # keep the promise on invisibility: scale the whole change down
             acc *= np.float32(np.sqrt(limit / mse) * 0.98)
-            out = np.clip(np.rint(base + acc[..., None] * direction), 0, 255).astype(np.uint8)
+            out = cv2.add(base, cv2.transform(acc[..., None], to_rgb), dtype=cv2.CV_8U)
     return out
 
 
