@@ -28,7 +28,7 @@ import numpy as np
 from faceweave.analysis.face import Face
 from faceweave.analysis.masks import face_oval_indices, mouth_open_ratio, mouth_opening_mask, polygon_mask, skin_mask
 from faceweave.compose.local import finish_local_swap
-from faceweave.compose.warp import triangle_facing, warp_mesh
+from faceweave.compose.warp import polygon_distance, triangle_facing, warp_mesh
 from faceweave.engines.base import EngineBase, SwapOptions, register_engine
 from faceweave.errors import FaceweaveError
 
@@ -115,7 +115,7 @@ def target_geometry(src_mesh: np.ndarray, dst_mesh: np.ndarray, strength: float)
     aligned = similarity_3d(src_mesh.astype(np.float64), dst_mesh.astype(np.float64))
     oval = dst_mesh[list(face_oval_indices()), :2].astype(np.float32).reshape(-1, 1, 2)
     size = float(np.max(dst_mesh[:, :2].max(0) - dst_mesh[:, :2].min(0)))
-    dist = np.array([cv2.pointPolygonTest(oval, (float(x), float(y)), True) for x, y in dst_mesh[:, :2]])
+    dist = polygon_distance(dst_mesh[:, :2], oval)
     t = np.clip(dist / (0.18 * size), 0.0, 1.0)
     w = strength * t * t * (3 - 2 * t)  # smoothstep
     return (w[:, None] * aligned[:, :2] + (1 - w[:, None]) * dst_mesh[:, :2]).astype(np.float32)
@@ -192,7 +192,7 @@ def expression_geometry(
         s, t = similarity_2d(d2[list(anchors)], out[list(anchors)])
         placed = s * z + t
         poly = d2[list(ring)].astype(np.float32).reshape(-1, 1, 2)
-        dist = np.array([cv2.pointPolygonTest(poly, (float(x), float(y)), True) for x, y in d2])
+        dist = polygon_distance(d2, poly)
         u = np.clip(1.0 + dist / (radius * size), 0.0, 1.0)  # 1 inside, 0 beyond the radius
         w = region_strength * u * u * (3 - 2 * u)
         out[:, 0] += w * (placed.real - out[:, 0])
