@@ -31,6 +31,10 @@ HAND_MIN_CONFIDENCE = 0.1
 HAND_GROW = 0.22
 # Hands whose landmark model is less sure than this are ignored (false palms on faces score low).
 HAND_MIN_PRESENCE = 0.5
+# The crop is shrunk (area filter) to at most this many pixels on a side before the hand model sees
+# it: the palm detector works at 192 px and the landmark model at 224 px anyway, and a big crop
+# costs more to copy into the graph and to resize inside it than the networks do.
+HAND_CROP_PX = 256
 
 
 @cache
@@ -61,10 +65,13 @@ def hand_landmarks(rgb: np.ndarray, face: Face) -> list[np.ndarray]:
     x0, y0, x1, y1 = face_crop_box(face, rgb.shape[:2])
     if x1 - x0 < 16 or y1 - y0 < 16:
         return []
-    crop = np.ascontiguousarray(rgb[y0:y1, x0:x1, :3])
-    res = mpq.run(_hands(), crop)
-    out = []
+    crop = rgb[y0:y1, x0:x1, :3]
     ch, cw = crop.shape[:2]
+    s = HAND_CROP_PX / max(ch, cw)
+    if s < 1:
+        crop = cv2.resize(crop, (max(round(cw * s), 1), max(round(ch * s), 1)), interpolation=cv2.INTER_AREA)
+    res = mpq.run(_hands(), np.ascontiguousarray(crop))
+    out = []
     for i, lms in enumerate(res.multi_hand_landmarks or []):
         if res.multi_handedness and res.multi_handedness[i].classification[0].score < HAND_MIN_PRESENCE:
             continue

@@ -115,7 +115,7 @@ def target_geometry(src_mesh: np.ndarray, dst_mesh: np.ndarray, strength: float)
     aligned = similarity_3d(src_mesh.astype(np.float64), dst_mesh.astype(np.float64))
     oval = dst_mesh[list(face_oval_indices()), :2].astype(np.float32).reshape(-1, 1, 2)
     size = float(np.max(dst_mesh[:, :2].max(0) - dst_mesh[:, :2].min(0)))
-    dist = np.array([cv2.pointPolygonTest(oval, (float(x), float(y)), True) for x, y in dst_mesh[:, :2]])
+    dist = polygon_distance(dst_mesh[:, :2], oval)
     t = np.clip(dist / (0.18 * size), 0.0, 1.0)
     w = strength * t * t * (3 - 2 * t)  # smoothstep
     return (w[:, None] * aligned[:, :2] + (1 - w[:, None]) * dst_mesh[:, :2]).astype(np.float32)
