@@ -66,11 +66,14 @@ def channel_moments(img: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return flat.mean(2), flat.std(2, unbiased=False)
 
 
-def moment_loss(out: torch.Tensor, composite: torch.Tensor) -> torch.Tensor:
-    # H3: Σ_c (μ_c(ŷ) − μ_c(x))² + (σ_c(ŷ) − σ_c(x))², averaged over the batch
+def moment_loss(out: torch.Tensor, composite: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
+    # H3: Σ_c (μ_c(ŷ) − μ_c(x))² + (σ_c(ŷ) − σ_c(x))², averaged over the batch (optionally per-sample weighted)
     mo, so = channel_moments(out)
     mc, sc = channel_moments(composite)
-    return (((mo - mc) ** 2) + ((so - sc) ** 2)).sum(1).mean()
+    per = (((mo - mc) ** 2) + ((so - sc) ** 2)).sum(1)
+    if weight is None:
+        return per.mean()
+    return (per * weight).sum() / weight.sum().clamp_min(1.0)
 
 
 def embedding_loss(out: torch.Tensor, composite: torch.Tensor, embed: Embedder | None) -> torch.Tensor:

@@ -47,19 +47,27 @@ class ResBlock(nn.Module):
 class UNetGenerator(nn.Module):
     """U-Net G(x, M): composite RGB in [0, 1] + mask in [0, 1] → harmonized RGB in [0, 1].
 
-    Encoder: ``levels`` stride-2 3×3 convolutions (the first one already halves the input, so no
-    convolution runs at full resolution), residual blocks at the bottom; decoder: bilinear ×2
-    upsampling, concatenation with the skip of the same size, 3×3 convolution. The head, at half
-    resolution, outputs 6 channels: a per-pixel colour gain ``a`` and a residual ``r``; both are
-    upsampled bilinearly and applied at full resolution,
+    A U-Net over the 4 channels (RGB + the seed's mask channel) that predicts a *colour transform*,
+    not pixels (our departure from the seed, for fast learning on little data and a 30 ms CPU budget):
 
-        ŷ = clamp(x + gate(M) · (½tanh(a) ⊙ x + ½tanh(r)), 0, 1),
+    * the crop is average-pooled to ``gen_input`` px (colour and light are low-frequency) and goes
+      through ``gen_levels`` stride-2 3×3 convolutions, residual blocks at the bottom, and a decoder
+      (bilinear ×2, concatenated skip, 3×3 convolution) back up to ``gen_input / 2``;
+    * the **affine head** reads the decoder at ``gen_input / 4`` (a coarse map, 32×32 for the demo)
+      and outputs a 3×4 affine colour transform per cell — a 3×3 matrix ``A`` (colour mixing: white
+      balance, saturation) and a bias ``b`` — bounded (``0.5·tanh``, ``0.3·tanh``); a global-context
+      MLP over the colour statistics inside the mask and in the ring around it (:func:`context_stats`)
+      adds a per-image transform; the map is upsampled bilinearly to full resolution (HDRNet-style:
+      the coefficients are coarse, their application per pixel);
+    * the **residual head** reads the decoder at ``gen_input / 2`` and adds a small bounded correction
+      ``r`` (``0.08·tanh``) for what an affine map cannot do (the seam band);
 
-    so the face's full-resolution detail passes through untouched (a per-pixel colour transform plus
-    a smooth correction). A small global-context branch (:func:`context_stats` → MLP) adds a
-    per-image (a, r) from the colour statistics inside the mask and around it. This is our reading
-    of "U-Net" for a CPU budget; the seed's generator redraws every pixel and, by the seed's own
-    account, sometimes draws features that are not there.
+        ŷ = clamp(x + gate(M) · (A x + b + r), 0, 1),
+
+    so the face's full-resolution detail passes through (a colour transform cannot draw features —
+    the seed reports its pixel-redrawing generator adding an eye), ``gate`` keeps the background
+    bit-exact, and both heads start at zero: at initialisation G is the identity, which is also what
+    it must learn to be when a composite has nothing to fix.
     """
 
     def __init__(self, config: HarmonizerConfig | None = None) -> None:
@@ -76,39 +84,51 @@ class UNetGenerator(nn.Module):
         for i in range(len(w) - 1, 0, -1):  # up to the level of skip w[i-1]
             self.up.append(ConvAct(prev + w[i - 1], w[i - 1]))
             prev = w[i - 1]
-        self.head = nn.Conv2d(prev, 6, 3, padding=1)
-        # global context: RGB mean / std inside the mask and in the ring around it → a per-image (a, r)
-        self.context = nn.Sequential(nn.Linear(18, 32), nn.LeakyReLU(0.2), nn.Linear(32, 6))
-        for layer in (self.head, self.context[2]):  # starts as the identity: ŷ = x
+        self.affine_head = nn.Conv2d(w[1] if len(w) > 1 else prev, 12, 3, padding=1)
+        self.head = nn.Conv2d(prev, 3, 3, padding=1)  # the residual head
+        # global context: RGB mean / std inside the mask and in the ring around it → a per-image transform
+        self.context = nn.Sequential(nn.Linear(18, 32), nn.LeakyReLU(0.2), nn.Linear(32, 12))
+        for layer in (self.head, self.affine_head, self.context[2]):  # starts as the identity: ŷ = x
             nn.init.zeros_(layer.weight)
             nn.init.zeros_(layer.bias)
 
     def fields(self, x: torch.Tensor, mask: torch.Tensor, gate: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """The gain ``a`` and residual ``r`` fields at full resolution ([B, 3, H, W] each)."""
-        ctx = self.context(context_stats(x, mask, gate))[:, :, None, None]
-        h = torch.cat([x, mask], 1)
+        """The affine map [B, 12, h, w] (3×3 matrix row-major, then bias; coarse) and the residual
+        [B, 3, H/f, W/f], both bounded, before upsampling."""
+        f = max(x.shape[-1] // self.config.gen_input, 1)
+        xs, ms = (F.avg_pool2d(x, f), F.avg_pool2d(mask, f)) if f > 1 else (x, mask)
+        gs = F.avg_pool2d(gate, f) if f > 1 else gate
+        ctx = self.context(context_stats(xs, ms, gs))[:, :, None, None]
+        h = torch.cat([xs, ms], 1)
         skips = []
         for d in self.down:
             h = d(h)
             skips.append(h)
         h = self.bottleneck(h)
+        coarse = h
         for u, s in zip(self.up, reversed(skips[:-1]), strict=True):
             h = F.interpolate(h, size=s.shape[-2:], mode="bilinear", align_corners=False)
             h = u(torch.cat([h, s], 1))
-        f = F.interpolate(self.head(h) + ctx, size=x.shape[-2:], mode="bilinear", align_corners=False)
-        return f[:, :3], f[:, 3:]
+            if len(skips) > 1 and s is skips[1]:
+                coarse = h
+        a = self.affine_head(coarse) + ctx
+        a = torch.cat([0.5 * torch.tanh(a[:, :9]), 0.3 * torch.tanh(a[:, 9:])], 1)
+        return a, 0.08 * torch.tanh(self.head(h))
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor, gate: torch.Tensor | None = None,
                 clamp: bool = True) -> torch.Tensor:
         """``x`` [B, 3, H, W] in [0, 1]; ``mask`` [B, 1, H, W]; ``gate`` (default :func:`mask_gate`).
 
-        The gain and residual are bounded (``0.5·tanh``), so one bad step cannot push the output far out
-        of range; ``clamp=False`` (training) skips the final clamp to [0, 1], whose zero gradient would
+        ``clamp=False`` (training) skips the final clamp to [0, 1], whose zero gradient would
         otherwise trap saturated pixels.
         """
         g = mask_gate(mask) if gate is None else gate
         a, r = self.fields(x, mask, g)
-        out = x + g * (0.5 * torch.tanh(a) * x + 0.5 * torch.tanh(r))
+        size = x.shape[-2:]
+        a = F.interpolate(a, size=size, mode="bilinear", align_corners=False)
+        r = F.interpolate(r, size=size, mode="bilinear", align_corners=False)
+        ax = torch.einsum("bckhw,bkhw->bchw", a[:, :9].unflatten(1, (3, 3)), x)  # A x per pixel
+        out = x + g * (ax + a[:, 9:] + r)
         return out.clamp(0, 1) if clamp else out
 
 
