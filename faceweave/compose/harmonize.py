@@ -202,7 +202,7 @@ def harmonize_face(
     """Harmonize the one face an engine put into ``after`` (``before``: the same photo without it).
 
     ``mask`` (full resolution) defaults to the changed region, found in crop space (:func:`crop_mask`).
-    Returns a new H×W×3 uint8 image; where nothing changed (or the face is too small to matter) ``after`` is returned as it is.
+    Returns a new H×W×3 uint8 image; where nothing changed ``after`` is returned as it is.
     """
     size = model.config.image_size
     try:
