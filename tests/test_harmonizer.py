@@ -109,11 +109,15 @@ def test_ciede2000_matches_published_pairs() -> None:
 def test_generator_starts_as_identity_and_the_gate_bounds_its_reach() -> None:
     x, m = _crop_tensors("facerec_obama.jpg", size=64)
     g = UNetGenerator(HarmonizerConfig.tiny())
-    assert torch.equal(g(x, m), x.clamp(0, 1))  # zero-initialised head
-    torch.nn.init.normal_(g.head.weight, std=0.5)
-    y = g(x, m)
+    assert torch.equal(g(x, m), x.clamp(0, 1))  # zero-initialised heads: the identity
     gate = mask_gate(m)
+    torch.nn.init.normal_(g.head.weight, std=0.5)  # the residual head alone: bounded by 0.08
+    y = g(x, m, clamp=False)
     assert (y - x).abs()[gate.expand_as(x) == 0].max() == 0  # outside the gate: untouched
+    assert 0.002 < (y - x).abs()[gate.expand_as(x) > 0.5].mean() and (y - x).abs().max() <= 0.08 + 1e-6
+    torch.nn.init.normal_(g.affine_head.weight, std=0.5)  # and the affine colour map
+    y = g(x, m, clamp=False)
+    assert (y - x).abs()[gate.expand_as(x) == 0].max() == 0
     assert (y - x).abs()[gate.expand_as(x) > 0.5].mean() > 0.01
 
 

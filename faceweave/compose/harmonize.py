@@ -161,30 +161,29 @@ def crop(image: np.ndarray, box: tuple[float, float, float], size: int,
 def paste_delta(image: np.ndarray, delta: np.ndarray, gate: np.ndarray, box: tuple[float, float, float]) -> np.ndarray:
     """``image`` + the crop-space change ``delta`` (float, [0, 255] units) mapped back, where ``gate`` > 0.
 
-    Pixels where the mapped-back gate is 0 are returned bit for bit.
+    ``delta`` is zeroed where ``gate`` is 0, so its bilinear map back is exactly 0 there and those
+    pixels are returned bit for bit; only the gate's bounding box in the photo is touched.
     """
     size = delta.shape[0]
-    inv = cv2.invertAffineTransform(_affine(box, size))
-    h, w = image.shape[:2]
-    # only the bounding box of the crop inside the image is touched
+    d = np.where((gate > 0)[..., None], delta, np.float32(0)).astype(np.float32)
+    gx, gy, gw, gh = cv2.boundingRect((gate > 0).view(np.uint8))
+    out = image.copy()
+    if gw == 0 or gh == 0:
+        return out
     cx, cy, side = box
-    x0, y0 = max(int(np.floor(cx - side / 2)), 0), max(int(np.floor(cy - side / 2)), 0)
-    x1, y1 = min(int(np.ceil(cx + side / 2)) + 1, w), min(int(np.ceil(cy + side / 2)) + 1, h)
+    s = side / size  # crop pixel → photo pixels
+    h, w = image.shape[:2]
+    x0, y0 = max(int(np.floor(cx - side / 2 + s * (gx - 1))), 0), max(int(np.floor(cy - side / 2 + s * (gy - 1))), 0)
+    x1 = min(int(np.ceil(cx - side / 2 + s * (gx + gw + 1))) + 1, w)
+    y1 = min(int(np.ceil(cy - side / 2 + s * (gy + gh + 1))) + 1, h)
     if x1 <= x0 or y1 <= y0:
-        return image.copy()
-    fwd = inv.copy()  # crop coordinates → coordinates of the sub-image at (x0, y0)
+        return out
+    fwd = cv2.invertAffineTransform(_affine(box, size))  # crop coordinates → the sub-image at (x0, y0)
     fwd[0, 2] -= x0
     fwd[1, 2] -= y0
-    d = cv2.warpAffine(delta.astype(np.float32), fwd, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR,
-                       borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-    g = cv2.warpAffine(gate.astype(np.float32), fwd, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR,
-                       borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-    d[g <= 1e-4] = 0
-    out = image.copy()
-    sub = out[y0:y1, x0:x1].astype(np.float32) + d
-    out[y0:y1, x0:x1] = np.clip(sub + 0.5, 0, 255).astype(np.uint8)
-    keep = g <= 1e-4
-    out[y0:y1, x0:x1][keep] = image[y0:y1, x0:x1][keep]
+    d = cv2.warpAffine(d, fwd, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+                       borderValue=0)
+    out[y0:y1, x0:x1] = cv2.add(image[y0:y1, x0:x1], d, dtype=cv2.CV_8U)  # rounded, saturated
     return out
 
 
