@@ -127,7 +127,8 @@ class UNetGenerator(nn.Module):
         size = x.shape[-2:]
         a = F.interpolate(a, size=size, mode="bilinear", align_corners=False)
         r = F.interpolate(r, size=size, mode="bilinear", align_corners=False)
-        ax = torch.einsum("bckhw,bkhw->bchw", a[:, :9].unflatten(1, (3, 3)), x)  # A x per pixel
+        m = a[:, :9].unflatten(1, (3, 3))  # m[:, c, k]: output channel c from input channel k
+        ax = m[:, :, 0] * x[:, 0:1] + m[:, :, 1] * x[:, 1:2] + m[:, :, 2] * x[:, 2:3]  # A x per pixel
         out = x + g * (ax + a[:, 9:] + r)
         return out.clamp(0, 1) if clamp else out
 
