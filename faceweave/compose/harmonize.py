@@ -70,20 +70,26 @@ def composite_mask(before: np.ndarray, after: np.ndarray, min_change: int = 1) -
     return out
 
 
-def _changed_box(before: np.ndarray, after: np.ndarray) -> tuple[int, int, int, int] | None:
-    """(x0, y0, x1, y1) bounding the pixels where ``after`` differs from ``before`` (None if none).
+def _changed_region(before: np.ndarray, after: np.ndarray) -> tuple[int, int, np.ndarray] | None:
+    """(x0, y0, changed): the pixels where ``after`` differs from ``before`` (uint8 0/1) in their
+    bounding box, whose top-left corner is (x0, y0); None when nothing changed.
 
-    The bounding rectangle of the non-zero bytes of the difference, channels side by side: the one
-    full-image pass of the compose step.
+    One full-image pass (the absolute difference; its box is the bounding rectangle of the non-zero
+    bytes, channels side by side); the per-pixel test runs in the box only.
     """
     if before.shape != after.shape:
         raise FaceweaveError(f"before {before.shape} and after {after.shape} images differ in shape")
-    h, w = before.shape[:2]
-    x, y, bw, bh = cv2.boundingRect(cv2.absdiff(before, after).reshape(h, -1))  # x in channel units
+    h = before.shape[0]
+    c = before.shape[2] if before.ndim == 3 else 1
+    d = cv2.absdiff(before, after)
+    x, y, bw, bh = cv2.boundingRect(d.reshape(h, -1))  # x in channel units
     if bw == 0 or bh == 0:
         return None
-    c = before.shape[2] if before.ndim == 3 else 1
-    return x // c, y, (x + bw - 1) // c + 1, y + bh
+    x0, x1 = x // c, (x + bw - 1) // c + 1
+    sub = d[y:y + bh, x0:x1]
+    if c > 1:
+        sub = cv2.max(cv2.max(sub[..., 0], sub[..., 1]), sub[..., 2]) if c == 3 else sub.max(2)
+    return x0, y, (sub > 0).view(np.uint8)
 
 
 def crop_mask(before: np.ndarray, after: np.ndarray, size: int) -> tuple[tuple[float, float, float], np.ndarray]:
@@ -94,12 +100,10 @@ def crop_mask(before: np.ndarray, after: np.ndarray, size: int) -> tuple[tuple[f
     stay inside a region's convex hull), then resampled to the crop, closed (≈ 3 % of the region),
     hole-filled and feathered (1 %) there. Raises :class:`FaceweaveError` when nothing changed.
     """
-    bb = _changed_box(before, after)
-    if bb is None:
+    found = _changed_region(before, after)
+    if found is None:
         raise FaceweaveError("empty face mask: nothing to harmonize")
-    x0, y0, x1, y1 = bb
-    c0, c1, c2 = cv2.split(cv2.absdiff(before[y0:y1, x0:x1], after[y0:y1, x0:x1]))
-    diff = (cv2.max(cv2.max(c0, c1), c2) > 0).view(np.uint8)
+    x0, y0, diff = found
     _, lab, stats, _ = cv2.connectedComponentsWithStats(diff, connectivity=8)
     big = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
     bx, by, bw, bh = (int(v) for v in stats[big, :4])
