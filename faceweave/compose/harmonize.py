@@ -169,8 +169,9 @@ def paste_delta(image: np.ndarray, delta: np.ndarray, gate: np.ndarray, box: tup
     pixels are returned bit for bit; only the gate's bounding box in the photo is touched.
     """
     size = delta.shape[0]
-    d = np.where((gate > 0)[..., None], delta, np.float32(0)).astype(np.float32)
-    gx, gy, gw, gh = cv2.boundingRect((gate > 0).view(np.uint8))
+    inside = (gate > 0).view(np.uint8)
+    d = cv2.bitwise_and(delta.astype(np.float32, copy=False), delta.astype(np.float32, copy=False), mask=inside)
+    gx, gy, gw, gh = cv2.boundingRect(inside)
     out = image.copy()
     if gw == 0 or gh == 0:
         return out
@@ -223,7 +224,7 @@ def harmonize_face(
     with torch.inference_mode():
         gate = mask_gate(mt)
         y = model(xt, mt, gate)
-        delta = (y - xt)[0].permute(1, 2, 0).numpy() * 255.0
+        delta = ((y - xt) * 255.0)[0].permute(1, 2, 0).contiguous().numpy()
     return paste_delta(after, delta, gate[0, 0].numpy(), box)
 
 
