@@ -77,6 +77,11 @@ def test_moment_loss_by_hand_and_on_a_photo() -> None:
     want = float((((gn.mean(1) - xn.mean(1)) ** 2) + ((gn.std(1) - xn.std(1)) ** 2)).sum())
     assert float(L.moment_loss(gained, x)) == pytest.approx(want, rel=1e-4)
     assert float(L.moment_loss(x, x)) == 0.0
+    # per-sample weights (the trainer's: only composites without a ground truth count)
+    pair_out, pair_in = torch.cat([gained, gained]), torch.cat([x, gained])
+    assert float(L.moment_loss(pair_out, pair_in, torch.tensor([1.0, 0.0]))) == pytest.approx(want, rel=1e-4)
+    assert float(L.moment_loss(pair_out, pair_in, torch.tensor([0.0, 1.0]))) == 0.0
+    assert float(L.moment_loss(pair_out, pair_in, torch.tensor([0.0, 0.0]))) == 0.0
 
 
 def test_embedding_and_ground_truth_losses_by_hand() -> None:
@@ -198,6 +203,29 @@ def test_paste_delta_puts_the_change_back_where_the_crop_came_from() -> None:
     back = (crop(out, box, 256).astype(int) - before)[110:146, 110:146]
     unclipped = before[110:146, 110:146] < 255 - 45
     assert np.abs(back[unclipped] - 40).mean() < 1.0  # the crop of the result shows the change
+
+
+def test_crop_mask_is_the_composite_mask_found_in_crop_space() -> None:
+    """The compose step's mask (found in the 256-px crop) matches the full-resolution one, resampled."""
+    import cv2
+
+    from faceweave.compose.harmonize import crop_mask
+    from faceweave.engines import SwapOptions, get_engine
+
+    src, dst = load_rgb("facerec_obama.jpg"), load_rgb("pyfeat_0-f15-hao-ph.jpg")
+    swapped = get_engine("delaunay").swap_face(src, faces_of("facerec_obama.jpg")[0], dst,
+                                               faces_of("pyfeat_0-f15-hao-ph.jpg")[0], SwapOptions())
+    box, mc = crop_mask(dst, swapped, 256)
+    full = composite_mask(dst, swapped)
+    back = crop(full, box, 256, border=cv2.BORDER_CONSTANT)
+    a, b = mc > 0.5, back > 0.5
+    assert (a & b).sum() / (a | b).sum() > 0.95  # IoU of the two face masks
+    ys, xs = np.nonzero(full > 0.5)
+    assert abs(box[0] - (xs.min() + xs.max()) / 2) < 3 and abs(box[1] - (ys.min() + ys.max()) / 2) < 3
+    assert box[2] == pytest.approx(1.5 * max(np.ptp(xs), np.ptp(ys)), rel=0.05)
+    with pytest.raises(Exception, match="nothing to harmonize"):
+        crop_mask(dst, dst.copy(), 256)
+    assert harmonize_face(dst, dst.copy(), load_harmonizer()) is not None
 
 
 def test_composite_mask_covers_what_the_engine_changed() -> None:

@@ -264,6 +264,9 @@ def _load(path: str) -> UNetGenerator:
     model = UNetGenerator(HarmonizerConfig.from_dict(json.loads(meta[CONFIG_METADATA_KEY])))
     if any(k.startswith("G.") for k in tensors):
         tensors = {k[2:]: v for k, v in tensors.items() if k.startswith("G.")}
-    model.load_state_dict({k: v.float() for k, v in tensors.items()})
+    try:
+        model.load_state_dict({k: v.float() for k, v in tensors.items()})
+    except RuntimeError as e:  # another generator layout (e.g. an older release's weights)
+        raise FaceweaveError(f"{p}: harmonizer weights of another layout ({str(e).splitlines()[0]})") from None
     log.debug("harmonizer weights %s", p)
     return model.eval()
