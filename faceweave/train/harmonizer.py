@@ -340,6 +340,9 @@ def add_train_harmonizer_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--real-fraction", type=float, default=0.25, help="share of real composites in a batch")
     p.add_argument("--reuse", type=int, default=4, help="use each composite ≈ this many times (1: every item new)")
     p.add_argument("--embed", default="none", choices=EMBEDDERS, help="frozen network of the embedding loss H4")
+    p.add_argument("--gt-weight", type=float, default=None, help="λ of H5 (default 20)")
+    p.add_argument("--gt-charbonnier", type=float, default=0.0, metavar="EPS",
+                   help="H5 with the Charbonnier error √(e² + ε²) − ε instead of the squared error (0: squared)")
     p.add_argument("--no-progress", action="store_true")
 
 
@@ -350,7 +353,15 @@ def options_from_args(a: argparse.Namespace) -> TrainOptions:
                         out=a.out, preset=a.preset, resume=a.resume, max_steps=a.max_steps,
                         max_minutes=a.max_minutes, batch_size=a.batch_size, lr=a.lr, ckpt_every=a.ckpt_every,
                         seed=a.seed, real_pairs=a.real_pairs, embed=a.embed,
-                        real_fraction=a.real_fraction, reuse=a.reuse, progress=not a.no_progress)
+                        real_fraction=a.real_fraction, reuse=a.reuse, progress=not a.no_progress,
+                        weights=_loss_weights(a))
+
+
+def _loss_weights(a: argparse.Namespace) -> HarmonizerLossWeights:
+    w = HarmonizerLossWeights(gt_eps=a.gt_charbonnier)
+    if a.gt_weight is not None:
+        w.gt = a.gt_weight
+    return w
 
 
 def main(argv: list[str] | None = None) -> int:

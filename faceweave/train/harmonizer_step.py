@@ -111,7 +111,7 @@ class HarmonizerTrainer:
             # changes the crop's moments, and H5 already says by how much
             "moment": L.moment_loss(out, x, 1 - b["has_gt"]),
             "embed": L.embedding_loss(out, x, self.embed),
-            "gt": L.ground_truth_loss(out, y, gate, b["has_gt"]),
+            "gt": L.ground_truth_loss(out, y, gate, b["has_gt"], self.w.gt_eps),
         }
         total = (self.w.adv * parts["adv_g"] + self.w.pix * parts["pix"] + self.w.moment * parts["moment"]
                  + self.w.embed * parts["embed"] + self.w.gt * parts["gt"])
