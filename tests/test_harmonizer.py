@@ -99,6 +99,19 @@ def test_embedding_and_ground_truth_losses_by_hand() -> None:
     o[1] = 1.0
     assert float(L.ground_truth_loss(o, y, region, torch.tensor([1.0, 0.0]))) == pytest.approx(0.09, rel=1e-5)
     assert float(L.ground_truth_loss(o, y, region, torch.tensor([1.0, 1.0]))) == pytest.approx((0.09 + 1) / 2, rel=1e-5)
+    # the Charbonnier form: √(e² + ε²) − ε per value, so ≈ |e| for |e| ≫ ε
+    ch = lambda e, eps: math.sqrt(e * e + eps * eps) - eps  # noqa: E731
+    got = float(L.ground_truth_loss(o, y, region, torch.tensor([1.0, 1.0]), eps=0.01))
+    assert got == pytest.approx((ch(0.3, 0.01) + ch(1.0, 0.01)) / 2, rel=1e-5)
+    # on a photo: a composite that is off by 2 levels costs the squared form 400× less than one off by
+    # 40 levels, the Charbonnier form (ε ≈ 2.5 levels) only ≈ 55× less
+    xr, mr = _crop_tensors("facerec_obama.jpg")
+    ratio = {}
+    for eps in (0.0, 0.01):
+        small = float(L.ground_truth_loss(xr + 2 / 255, xr, mr, eps=eps))
+        large = float(L.ground_truth_loss(xr + 40 / 255, xr, mr, eps=eps))
+        ratio[eps] = large / small
+    assert ratio[0.0] == pytest.approx(400, rel=1e-3) and 40 < ratio[0.01] < 70
 
 
 def test_ciede2000_matches_published_pairs() -> None:
