@@ -233,7 +233,7 @@ register(ModelCard(
     module="faceweave",
     file="weights/harmonizer_demo.safetensors",
     licence="Apache-2.0; trained on public-domain, CC0, MIT and Pexels-licensed sample photos and clips",
-    sha256="0a236c56f91a7c53d2a7a593e41d4457281a9d740117e71aca8395153c4cbaa7",
+    sha256="9aa0e5887f273ac3210404dc153de8d17c69cc462a9359fb30c9e4181bd0628d",
     purpose="seed-004 U-Net harmonizer demo weights (256 px, CPU-trained; model card: weights/harmonizer_demo.md)",
 ))
 

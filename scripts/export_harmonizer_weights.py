@@ -57,7 +57,9 @@ def main() -> int:
         f" {OUT.stat().st_size / 1024:.0f} KB), sha256 `{sha}`",
         f"- Architecture: `HarmonizerConfig` {json.dumps(run['config'])}",
         f"- Training: {c.step} steps, batch {o['batch_size']}, Adam lr {o['lr']} (β1 0.5), seed {o['seed']};"
-        f" alternating G/D thresholds and a history buffer of past fakes (`faceweave/train/harmonizer.py`).",
+        f" alternating G/D thresholds and a history buffer of past fakes (`faceweave/train/harmonizer.py`);"
+        f" each composite used ≈ {o.get('reuse', 1)}× (newest {o.get('pool', 0)}), {o.get('real_fraction', 0)}"
+        " of a batch real composites.",
         "- Time: " + (f"{a.wall_minutes:.0f} min wall clock, " if a.wall_minutes else "")
         + (f"{a.cpu_minutes:.0f} min of CPU time on one core (OMP_NUM_THREADS=1; the machine was shared by"
            " other jobs)" if a.cpu_minutes else "see the run's metrics.jsonl"),
@@ -70,8 +72,9 @@ def main() -> int:
         "- Held out (never used in training; the figures below are on these): "
         + (", ".join(f"`{h}`" for h in held) if held else ", ".join(f"`{e}`" for e in o["exclude"])),
         "- Losses (weights): " + ", ".join(f"{k} {v}" for k, v in c.trainer_state.get("weights", {}).items())
-        + ". The embedding loss H4 was **off** (`--embed none`): no frozen face network was available in"
-        " `faceweave.nets` when these weights were trained; the seed's ImageNet ResNet-18 ships nowhere.",
+        + ". The embedding loss H4 was **off** (`--embed none`): the identity net costs more per step than the"
+        " generator and discriminator together on this CPU; H3 counts only composites without a ground"
+        " truth. The seed's ImageNet ResNet-18 ships nowhere.",
         "- Licence: Apache-2.0 (the project's), trained only on the files named above.",
         "",
     ]
@@ -89,11 +92,15 @@ def main() -> int:
         lines.append(f"- a face is still detected in {fig['face_detected']} harmonized swaps")
         lines.append("")
     lines += ["## Limits", "",
-              "- Learned from ~40 faces: it evens out skin tone, light gradients and seams of composites like its"
-              " training ones; it does not redraw geometry (the output is a per-pixel colour gain and a smooth"
-              " residual by design), so warp artefacts and occluders stay.",
-              "- Trained at 256 px crops (1.5× the face mask); larger faces are processed at that size and only"
-              " the (smooth) change is scaled back, so full-resolution detail is kept.", ""]
+              "- Learned from 57 faces (37 of them frames of two clips) on one CPU core in under an hour: it"
+              " shifts the colour of multiband composites toward the photo's, but by less than issue 17 asks,"
+              " and it also shifts composites whose colour was already right (see the figures) — it has not learned to"
+              " tell them apart.",
+              "- The output is a coarse (32×32 over the crop) 3×4 affine colour map applied per pixel plus a"
+              " small bounded residual: it does not redraw geometry, so warp artefacts and occluders stay.",
+              "- Trained at 256 px crops (1.5× the face mask; the U-Net sees them pooled to 128 px); larger"
+              " faces are processed at that size and only the (smooth) change is scaled back, so"
+              " full-resolution detail is kept.", ""]
     atomic_write(OUT.with_suffix(".md"), lambda p: Path(p).write_text("\n".join(lines), encoding="utf-8"))
     sys.stdout.write(f"{OUT} sha256 {sha}\n")
     return 0

@@ -34,7 +34,7 @@ from faceweave.analysis.face import Face
 from faceweave.analysis.masks import polygon_mask
 from faceweave.compose.blend import alpha_blend, multiband_blend
 from faceweave.compose.colour import transfer_colour
-from faceweave.compose.harmonize import composite_mask, crop, crop_box
+from faceweave.compose.harmonize import crop, crop_mask
 from faceweave.errors import FaceweaveError
 
 log = logging.getLogger(__name__)
@@ -156,11 +156,7 @@ def self_composite(p: FacePatch, rng: np.random.Generator, colour_transfer: floa
 
 def training_crop(before: np.ndarray, after: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(x, m, y): the composite, its changed-region mask and the photo before, cut as at inference."""
-    m = composite_mask(before, after)
-    box = crop_box(m)
-    a = np.array([[size / box[2], 0, size / 2 - size / box[2] * box[0]],
-                  [0, size / box[2], size / 2 - size / box[2] * box[1]]])
-    mc = cv2.warpAffine(m, a, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    box, mc = crop_mask(before, after, size)
     return crop(after, box, size), mc, crop(before, box, size)
 
 

@@ -67,7 +67,7 @@ from faceweave.models.harmonizer import (
 from faceweave.models.harmonizer import losses as L
 from faceweave.train import checkpoint as ckpt
 from faceweave.train.checkpoint import atomic_write
-from faceweave.train.harmonizer_step import HarmonizerTrainer, HistoryBuffer, Schedule, batch_at
+from faceweave.train.harmonizer_step import HarmonizerTrainer, HistoryBuffer, ItemCache, Schedule, batch_at
 from faceweave.train.logging import TrainLogger
 from faceweave.train.signals import GracefulStop
 
@@ -101,6 +101,8 @@ class TrainOptions:
     seed: int = 0
     real_pairs: int = 200
     real_fraction: float = 0.25
+    reuse: int = 4  # each composite is used ≈ this many times (ours: composites cost more than a step)
+    pool: int = 256  # ... drawn from the newest this many
     embed: str = "none"
     progress: bool = True
     weights: HarmonizerLossWeights = field(default_factory=HarmonizerLossWeights)
@@ -240,9 +242,10 @@ def _loop(opts: TrainOptions, trainer: HarmonizerTrainer, ds: HarmonizerDataset,
     start = trainer.step
     t0 = time.monotonic()
     last_saved = start
+    cache = ItemCache()
     with GracefulStop() as stop:
         while trainer.step < opts.max_steps:
-            b = batch_at(ds, trainer.step, opts.batch_size)
+            b = batch_at(ds, trainer.step, opts.batch_size, opts.reuse, opts.pool, cache)
             rec = trainer.train_step(b)
             step = trainer.step
             if step % opts.log_every == 0 or step == 1:
@@ -334,7 +337,12 @@ def add_train_harmonizer_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ckpt-every", type=int, default=200)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--real-pairs", type=int, default=200, help="cross-identity composites from the engines (0: none)")
+    p.add_argument("--real-fraction", type=float, default=0.25, help="share of real composites in a batch")
+    p.add_argument("--reuse", type=int, default=4, help="use each composite ≈ this many times (1: every item new)")
     p.add_argument("--embed", default="none", choices=EMBEDDERS, help="frozen network of the embedding loss H4")
+    p.add_argument("--gt-weight", type=float, default=None, help="λ of H5 (default 20)")
+    p.add_argument("--gt-charbonnier", type=float, default=0.0, metavar="EPS",
+                   help="H5 with the Charbonnier error √(e² + ε²) − ε instead of the squared error (0: squared)")
     p.add_argument("--no-progress", action="store_true")
 
 
@@ -344,7 +352,16 @@ def options_from_args(a: argparse.Namespace) -> TrainOptions:
     return TrainOptions(photos=a.photos, frames=list(a.frames), exclude=list(a.exclude), frame_every=a.frame_every,
                         out=a.out, preset=a.preset, resume=a.resume, max_steps=a.max_steps,
                         max_minutes=a.max_minutes, batch_size=a.batch_size, lr=a.lr, ckpt_every=a.ckpt_every,
-                        seed=a.seed, real_pairs=a.real_pairs, embed=a.embed, progress=not a.no_progress)
+                        seed=a.seed, real_pairs=a.real_pairs, embed=a.embed,
+                        real_fraction=a.real_fraction, reuse=a.reuse, progress=not a.no_progress,
+                        weights=_loss_weights(a))
+
+
+def _loss_weights(a: argparse.Namespace) -> HarmonizerLossWeights:
+    w = HarmonizerLossWeights(gt_eps=a.gt_charbonnier)
+    if a.gt_weight is not None:
+        w.gt = a.gt_weight
+    return w
 
 
 def main(argv: list[str] | None = None) -> int:

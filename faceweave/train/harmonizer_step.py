@@ -107,9 +107,11 @@ class HarmonizerTrainer:
         parts = {
             "adv_g": L.g_adversarial_loss(self.D(out, m)),
             "pix": L.pixel_loss(out, x, m, self.w.pix_inside),
-            "moment": L.moment_loss(out, x),
+            # H3 only where there is no ground truth (ours): on a self-composite the right correction
+            # changes the crop's moments, and H5 already says by how much
+            "moment": L.moment_loss(out, x, 1 - b["has_gt"]),
             "embed": L.embedding_loss(out, x, self.embed),
-            "gt": L.ground_truth_loss(out, y, gate, b["has_gt"]),
+            "gt": L.ground_truth_loss(out, y, gate, b["has_gt"], self.w.gt_eps),
         }
         total = (self.w.adv * parts["adv_g"] + self.w.pix * parts["pix"] + self.w.moment * parts["moment"]
                  + self.w.embed * parts["embed"] + self.w.gt * parts["gt"])
@@ -184,7 +186,44 @@ class HarmonizerTrainer:
         self.step = c.step
 
 
-def batch_at(ds: HarmonizerDataset, step: int, batch_size: int) -> dict[str, torch.Tensor]:
-    """Batch number ``step``: items step·B … step·B + B − 1 (a function of the step only)."""
-    items = [ds[(step * batch_size + i) % len(ds)] for i in range(batch_size)]
+def batch_at(ds: HarmonizerDataset, step: int, batch_size: int, reuse: int = 1,
+             pool: int = 256, cache: ItemCache | None = None) -> dict[str, torch.Tensor]:
+    """Batch number ``step`` — a function of the step only, so a resumed run sees the same batches.
+
+    ``reuse`` 1: items step·B … step·B + B − 1. ``reuse`` k > 1 (ours, for a CPU where making a
+    composite costs more than a generator step): only B / k new items per step; the batch draws B
+    items from the newest ``pool`` ones (seeded by the step), each made once and kept in ``cache``.
+    """
+    if reuse <= 1:
+        items = [_quantized(ds[(step * batch_size + i) % len(ds)]) for i in range(batch_size)]
+    else:
+        new = max(batch_size // reuse, 1)
+        hi = (step + 1) * new
+        lo = max(hi - pool, 0)
+        g = torch.Generator().manual_seed(1_000_003 * step + 7)
+        idx = [hi - 1 - j for j in range(min(new, hi))]  # the new ones are always in
+        idx += [lo + int(i) for i in torch.randint(hi - lo, (batch_size - len(idx),), generator=g)]
+        c = cache if cache is not None else ItemCache()
+        items = [c.get(ds, i % len(ds), lo) for i in idx]
     return {k: torch.stack([it[k] for it in items]) for k in items[0]}
+
+
+def _quantized(item: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The mask rounded to 1/255 as the item cache stores it (same batches with or without reuse)."""
+    return dict(item, m=(item["m"] * 255).round() / 255)
+
+
+class ItemCache:
+    """Training items kept as uint8 (index → item), dropping those below the pool's window."""
+
+    def __init__(self) -> None:
+        self.items: dict[int, dict[str, torch.Tensor]] = {}
+
+    def get(self, ds: HarmonizerDataset, i: int, lo: int) -> dict[str, torch.Tensor]:
+        if i not in self.items:
+            it = ds[i]
+            self.items[i] = {k: (v * 255).round().to(torch.uint8) if k in ("x", "m", "y") else v
+                             for k, v in it.items()}
+            for k in [k for k in self.items if k < lo]:
+                del self.items[k]
+        return {k: v.float() / 255 if k in ("x", "m", "y") else v for k, v in self.items[i].items()}

@@ -14,18 +14,21 @@ class HarmonizerConfig:
     """Sizes of the harmonizer networks (seed 004 gives no layer details; these are ours).
 
     ``image_size`` is the side of the square face crop the generator sees (training and inference).
-    The generator is a U-Net whose widths start at ``gen_channels`` at half resolution and grow by
-    ``gen_growth`` per level, ``gen_levels`` stride-2 levels deep; it predicts a residual that is
-    added to the composite inside a dilated band around the face mask (outside it the composite is
-    returned unchanged). :meth:`demo` is the CPU preset that ships (≤ 30 ms per face at 256 px);
+    The generator is a U-Net over the crop average-pooled to ``gen_input`` px, whose widths start at
+    ``gen_channels`` and double per level (capped at ``gen_max_channels``), ``gen_levels`` stride-2
+    levels deep; it predicts a coarse affine colour map and a small residual that are applied to the
+    composite at full resolution inside a dilated band around the face mask (outside it the composite
+    is returned unchanged). :meth:`demo` is the CPU preset that ships (≤ 30 ms per face at 256 px);
     :meth:`tiny` is for tests.
     """
 
     image_size: int = 256
+    gen_input: int = 128
     gen_channels: int = 12
     gen_levels: int = 4
     gen_max_channels: int = 96
     gen_bottleneck_blocks: int = 1
+    disc_input: int = 128
     disc_channels: int = 16
     disc_levels: int = 5
     disc_max_channels: int = 128
@@ -36,8 +39,8 @@ class HarmonizerConfig:
 
     @classmethod
     def tiny(cls) -> HarmonizerConfig:
-        return cls(image_size=64, gen_channels=8, gen_levels=3, gen_max_channels=16, gen_bottleneck_blocks=1,
-                   disc_channels=8, disc_levels=2, disc_max_channels=16)
+        return cls(image_size=64, gen_input=32, gen_channels=8, gen_levels=3, gen_max_channels=16,
+                   gen_bottleneck_blocks=1, disc_input=32, disc_channels=8, disc_levels=2, disc_max_channels=16)
 
     @classmethod
     def preset(cls, name: str) -> HarmonizerConfig:

@@ -9,7 +9,7 @@ the ground truth the composite was made from), φ a frozen embedding network::
     H2  L_pix   = mean((1 − M)(ŷ − x)²) + λ_in · mean(M (ŷ − x)²)
     H3  L_mom   = Σ_c (μ_c(ŷ) − μ_c(x))² + (σ_c(ŷ) − σ_c(x))²
     H4  L_emb   = mean((φ(ŷ) − φ(x))²)
-    H5  L_gt    = mean(M̃ (ŷ − y)²) / mean(M̃)        (ours; self-composites only)
+    H5  L_gt    = mean(M̃ ρ(ŷ − y)) / mean(M̃)        (ours; self-composites only; ρ squared or Charbonnier)
 
 Readings: H1 "the standard adversarial loss" — we take the non-saturating logistic form. H2 "a basic
 pixel L2 loss", kept outside the face hull with "a small L2 inside" (λ_in ≪ 1) as the issue asks.
@@ -42,6 +42,7 @@ class HarmonizerLossWeights:
     moment: float = 1.0  # λ_mom (H3)
     embed: float = 20.0  # λ_emb (H4); no effect without an embedding network (--embed none)
     gt: float = 20.0  # λ_gt (H5, ours)
+    gt_eps: float = 0.0  # H5's error: 0 → squared; ε > 0 → Charbonnier √(e² + ε²) − ε (ours, ≈ L1 like ΔE)
 
 
 def d_adversarial_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
@@ -66,11 +67,14 @@ def channel_moments(img: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return flat.mean(2), flat.std(2, unbiased=False)
 
 
-def moment_loss(out: torch.Tensor, composite: torch.Tensor) -> torch.Tensor:
-    # H3: Σ_c (μ_c(ŷ) − μ_c(x))² + (σ_c(ŷ) − σ_c(x))², averaged over the batch
+def moment_loss(out: torch.Tensor, composite: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
+    # H3: Σ_c (μ_c(ŷ) − μ_c(x))² + (σ_c(ŷ) − σ_c(x))², averaged over the batch (optionally per-sample weighted)
     mo, so = channel_moments(out)
     mc, sc = channel_moments(composite)
-    return (((mo - mc) ** 2) + ((so - sc) ** 2)).sum(1).mean()
+    per = (((mo - mc) ** 2) + ((so - sc) ** 2)).sum(1)
+    if weight is None:
+        return per.mean()
+    return (per * weight).sum() / weight.sum().clamp_min(1.0)
 
 
 def embedding_loss(out: torch.Tensor, composite: torch.Tensor, embed: Embedder | None) -> torch.Tensor:
@@ -83,9 +87,13 @@ def embedding_loss(out: torch.Tensor, composite: torch.Tensor, embed: Embedder |
 
 
 def ground_truth_loss(out: torch.Tensor, truth: torch.Tensor, region: torch.Tensor,
-                      weight: torch.Tensor | None = None) -> torch.Tensor:
-    # H5 (ours): mean(M̃ (ŷ − y)²) / mean(M̃) over the samples that have a ground truth (weight 1)
-    per = (region * (out - truth) ** 2).flatten(1).sum(1) / (3 * region.flatten(1).sum(1)).clamp_min(1.0)
+                      weight: torch.Tensor | None = None, eps: float = 0.0) -> torch.Tensor:
+    # H5 (ours): mean(M̃ ρ(ŷ − y)) / mean(M̃) over the samples that have a ground truth (weight 1),
+    # ρ(e) = e² (eps 0) or the Charbonnier √(e² + ε²) − ε, which weighs a small error (a composite that
+    # is nearly right already) as much per unit as a large one
+    e = out - truth
+    err = e**2 if eps <= 0 else torch.sqrt(e**2 + eps**2) - eps
+    per = (region * err).flatten(1).sum(1) / (3 * region.flatten(1).sum(1)).clamp_min(1.0)
     if weight is None:
         return per.mean()
     return (per * weight).sum() / weight.sum().clamp_min(1.0)
