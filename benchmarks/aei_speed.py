@@ -1,12 +1,14 @@
 """AEI-Net speed: ms per face at inference, training samples/s on 1 and 2 gloo ranks, FLOPs per step.
 
-    .venv/bin/python benchmarks/aei_speed.py infer [--size 128] [--repeat 10]
+    .venv/bin/python benchmarks/aei_speed.py infer [--preset small] [--size N] [--repeat 20]
     .venv/bin/python benchmarks/aei_speed.py engine [--repeat 5]          # the shipped demo weights, real photos
     .venv/bin/python benchmarks/aei_speed.py train [--batch-size 8] [--steps 3] [--preset cpu]
     .venv/bin/python benchmarks/aei_speed.py flops [--preset paper] [--batch-size 8]
 
-``infer``: E + G forward of the ``cpu`` preset's widths at ``--size`` px (one face, 1 thread) plus the
-identity net on the source's 112×112 crop. ``engine``: ``AEIEngine.swap_face`` on two real photos
+``infer``: E + G forward of a preset (default ``small``, 128 px; ``--size`` changes only the resolution)
+for one face on 1 thread, wall and CPU time; the source's z_id (identity net on its 112×112 crop) is
+timed separately because the engine computes it once per source, not per frame.
+``engine``: ``AEIEngine.swap_face`` on two real photos
 (analysis excluded; alignment, generation, paste-back and blending included). ``train``: the trainer's
 own step on synthetic batches (data loading not counted), 1 process vs the same global batch split over
 2 processes joined with gloo (DDP), one thread each. ``flops``: one training step counted on the meta
@@ -35,28 +37,41 @@ def _identity() -> torch.nn.Module:
     return default_identity_net()
 
 
-def bench_infer(size: int, repeat: int) -> None:
+def bench_infer(size: int | None, repeat: int, preset: str) -> None:
+    """E + G per face (z_id of the source computed once and cached, as the engine does), plus z_id alone."""
     torch.set_num_threads(1)
-    cfg = dataclasses.replace(AEIConfig.cpu(), image_size=size)
+    cfg = AEIConfig.preset(preset)
+    if size is not None and size != cfg.image_size:
+        cfg = dataclasses.replace(cfg, image_size=size)
     model = AEINet(cfg, with_discriminator=False).eval()
     ident = FrozenIdentity(_identity())
-    x = torch.rand(1, 3, size, size) * 2 - 1
+    x = torch.rand(1, 3, cfg.image_size, cfg.image_size) * 2 - 1
     s112 = torch.rand(1, 3, 112, 112) * 2 - 1
+    load0 = os.getloadavg()[0]
     with torch.no_grad():
-        for _ in range(2):
-            model(x, ident.embed_aligned(s112))
-        t0 = time.perf_counter()
+        z = ident.embed_aligned(s112)
+        for _ in range(3):
+            model(x, z)
+        w0, c0 = time.perf_counter(), time.process_time()
         for _ in range(repeat):
-            model(x, ident.embed_aligned(s112))
-        ms = 1000 * (time.perf_counter() - t0) / repeat
+            model(x, z)
+        wall, cpu = (time.perf_counter() - w0) / repeat, (time.process_time() - c0) / repeat
+        w0, c0 = time.perf_counter(), time.process_time()
+        for _ in range(repeat):
+            ident.embed_aligned(s112)
+        id_wall, id_cpu = (time.perf_counter() - w0) / repeat, (time.process_time() - c0) / repeat
     from torch.utils.flop_counter import FlopCounterMode
 
     counter = FlopCounterMode(display=False)
     with counter, torch.no_grad():
-        model(x, ident.embed_aligned(s112))
-    load = os.getloadavg()[0]
-    print(f"infer: cpu-preset widths at {size} px, E+G+z_id, 1 thread: {ms:.1f} ms per face "
-          f"({counter.get_total_flops() / 1e9:.2f} GFLOP; load average {load:.1f} on {os.cpu_count()} cores)")
+        model(x, z)
+    n_par = sum(p.numel() for p in model.parameters()) / 1e6
+    load = max(load0, os.getloadavg()[0])
+    print(f"infer: preset {preset} at {cfg.image_size} px, E+G per face (z_id cached per source), 1 thread, "
+          f"{repeat} runs: wall {1000 * wall:.1f} ms, CPU {1000 * cpu:.1f} ms per face "
+          f"({counter.get_total_flops() / 1e9:.2f} GFLOP, {n_par:.2f}M parameters); "
+          f"z_id once per source: wall {1000 * id_wall:.1f} ms, CPU {1000 * id_cpu:.1f} ms; "
+          f"load average {load:.1f} on {os.cpu_count()} cores")
 
 
 def bench_engine(repeat: int) -> None:
@@ -168,14 +183,14 @@ def bench_flops(preset: str, batch: int) -> None:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("what", choices=("infer", "engine", "train", "flops"))
-    p.add_argument("--size", type=int, default=128)
-    p.add_argument("--repeat", type=int, default=10)
+    p.add_argument("--size", type=int, default=None)
+    p.add_argument("--repeat", type=int, default=20)
     p.add_argument("--preset", default=None)
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--steps", type=int, default=3)
     a = p.parse_args()
     if a.what == "infer":
-        bench_infer(a.size, a.repeat)
+        bench_infer(a.size, a.repeat, a.preset or "small")
     elif a.what == "engine":
         bench_engine(a.repeat)
     elif a.what == "train":

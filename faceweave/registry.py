@@ -243,9 +243,9 @@ register(ModelCard(
     module="faceweave",
     file="weights/aei_demo.safetensors",
     licence="Apache-2.0; trained on public-domain, CC0, MIT and Pexels-licensed sample photos and clips",
-    sha256="5fa3467ca7f43a8463f04d910ef7f9908d361627dd0b13305ad76444c42cb1cd",
-    purpose="AEI-Net (FaceShifter) demo weights, 64 px, 347 CPU steps on 97 crops of 19 identities, --id-mix 0.5 "
-    "(model card: weights/aei_demo.md)",
+    sha256="12f3b5559241c498c03818b8e1e7546dc4a1fc620699fdf44e40a24833afcd6d",
+    purpose="AEI-Net (FaceShifter) demo weights, small preset 128 px, 4070 CPU steps on 97 crops of 19 identities, "
+    "--id-mix 0.25 + warp pseudo pairs 0.5 (model card: weights/aei_demo.md)",
 ))
 
 

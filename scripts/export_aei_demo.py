@@ -1,6 +1,8 @@
-"""Export the AEI-Net demo weights from a training run: E and G only, fp16, config and provenance in the metadata.
+"""Export the AEI-Net demo weights from a training run: E and G only, config and provenance in the metadata.
 
-    .venv/bin/python scripts/export_aei_demo.py RUN [--step N] [--out faceweave/weights/aei_demo.safetensors]
+    .venv/bin/python scripts/export_aei_demo.py RUN [--step N] [--fp16] [--out faceweave/weights/aei_demo.safetensors]
+
+float32 unless ``--fp16`` (halves the file; the network computes in float32 either way).
 
 Prints the file's sha256 for the model registry (faceweave/registry.py, card ``aei-demo``).
 """
@@ -28,6 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("run", type=Path)
     p.add_argument("--step", type=int)
+    p.add_argument("--fp16", action="store_true", help="store float16 tensors")
     p.add_argument("--out", type=Path, default=ROOT / "faceweave" / "weights" / "aei_demo.safetensors")
     a = p.parse_args(argv)
     ck_dir = a.run / "checkpoints"
@@ -37,13 +40,15 @@ def main(argv: list[str] | None = None) -> int:
     model = AEINet(cfg, with_discriminator=False)
     model.load_exported_state(loaded.tensors)
     run = json.loads((a.run / "run.json").read_text())
-    tensors = {k: v.half().contiguous() for k, v in model.export_state(with_discriminator=False).items()}
+    dtype = torch.float16 if a.fp16 else torch.float32
+    tensors = {k: v.to(dtype).contiguous() for k, v in model.export_state(with_discriminator=False).items()}
     meta = {
         CONFIG_METADATA_KEY: json.dumps(cfg.to_dict()),
         "format": "faceweave-aei",
         "steps": str(loaded.step),
         "batch_size": str(run["options"]["batch_size"]),
         "id_mix": str(run["options"]["id_mix"]),
+        "pseudo_ratio": str(run["options"].get("pseudo_ratio", 0.0)),
         "images": str(run["images"]),
         "identities": str(run["identities"]),
     }

@@ -291,11 +291,14 @@ def test_two_rank_gloo_ddp_equals_one_rank_with_the_doubled_batch(faces: Path, t
     _one_step(DistContext(), str(faces), str(one))
     a, b = torch.load(two), torch.load(one)
     assert a["ddp"] == "DistributedDataParallel" and b["ddp"] == "GeneratorPass"
-    for k in b["grads"]:
-        torch.testing.assert_close(a["grads"][k], b["grads"][k], rtol=1e-4, atol=1e-6, msg=k)
+    for k in b["grads"]:  # float32 sums in another order: equal to 1e-4 of each tensor's largest gradient
+        scale = float(b["grads"][k].abs().max())
+        torch.testing.assert_close(a["grads"][k], b["grads"][k], rtol=0, atol=1e-4 * scale + 1e-5, msg=k)
     moved = [k for k in b["params"] if b["grads"][k].abs().max() > 1e-4]
-    for k in moved:  # Adam's first update follows the averaged gradient: the same new weights
-        torch.testing.assert_close(a["params"][k], b["params"][k], rtol=0, atol=1e-5, msg=k)
+    for k in moved:  # Adam's first update is lr·sign(averaged gradient): the same new weights where the
+        g = b["grads"][k].abs()  # gradient is well above float noise (≈ lr·g/|g| flips sign on noise)
+        sure = g > 1e-3 * float(g.max()) + 1e-6
+        torch.testing.assert_close(a["params"][k][sure], b["params"][k][sure], rtol=0, atol=1e-5, msg=k)
 
 
 def test_identity_mix_is_off_by_default_and_blends_two_sources() -> None:

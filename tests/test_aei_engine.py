@@ -31,7 +31,7 @@ def test_registered_and_weights_in_the_model_registry() -> None:
     from faceweave.models.aei import AEINet
 
     model = AEINet.from_pretrained(card.path())
-    assert model.D is None and model.config.image_size == 64
+    assert model.D is None and model.config.image_size == 128 and model.config.separable
 
 
 def test_photo_swap_changes_the_face_only() -> None:

@@ -17,10 +17,12 @@ Inference only: never imports faceweave.train or faceweave.data.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -38,6 +40,22 @@ from faceweave.errors import FaceweaveError
 log = logging.getLogger(__name__)
 _LOCK = threading.Lock()
 DEMO_MODEL = "aei-demo"
+_ZID_CACHE: OrderedDict[tuple[str, bytes], object] = OrderedDict()  # (identity net, aligned source) → z_id
+_ZID_CACHE_SIZE = 32
+
+
+def _source_embedding(ident, src112: np.ndarray, key: str):  # noqa: ANN001, ANN202 - torch types stay lazy
+    """z_id of an aligned 112×112 source, computed once per source (a video reuses it every frame)."""
+    k = (key, hashlib.sha1(src112.tobytes()).digest())
+    z = _ZID_CACHE.get(k)
+    if z is None:
+        z = ident.embed_aligned(_to_tensor(src112))
+        _ZID_CACHE[k] = z
+        if len(_ZID_CACHE) > _ZID_CACHE_SIZE:
+            _ZID_CACHE.popitem(last=False)
+    else:
+        _ZID_CACHE.move_to_end(k)
+    return z
 
 
 def resolve_weights(checkpoint: str | os.PathLike[str] | None) -> Path:
@@ -138,7 +156,7 @@ class AEIEngine(EngineBase):
         m_t = aei_matrix(points(target_face), s, model.config.id_crop)
         crop_t = cv2.warpAffine(target, m_t, (s, s), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REPLICATE)
         with _LOCK, torch.no_grad():
-            z = ident.embed_aligned(_to_tensor(src112))
+            z = _source_embedding(ident, src112, str(id(ident)))  # ident is cached per weight file
             y = model(_to_tensor(crop_t), z)
         out = ((y[0].permute(1, 2, 0).numpy() + 1) * 127.5).clip(0, 255).round().astype(np.uint8)
         return out, m_t

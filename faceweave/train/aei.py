@@ -146,6 +146,8 @@ def _check_options(opts: TrainOptions, ctx: DistContext) -> None:
         raise FaceweaveError("--max-steps and --ckpt-every must be ≥ 1")
     if not 0 <= opts.same_ratio <= 1 or not 0 <= opts.id_mix <= 1:
         raise FaceweaveError("--same-ratio and --id-mix must be in [0, 1]")
+    if not 0 <= opts.pseudo_ratio <= 1:
+        raise FaceweaveError("--pseudo-ratio must be in [0, 1]")
 
 
 def _configs(opts: TrainOptions, loaded: Any) -> tuple[AEIConfig, AEILossWeights]:
@@ -194,6 +196,20 @@ def _write_run_info(run: Path, opts: TrainOptions, cfg: AEIConfig, weights: AEIL
     ckpt.atomic_write(run / "run.json", lambda p: Path(p).write_text(json.dumps(info, indent=2), encoding="utf-8"))
 
 
+def _with_pseudo_pairs(opts: TrainOptions, dataset: Dataset, pairs: Any, cfg: AEIConfig, ctx: DistContext,
+                       start: int) -> tuple[Dataset, Any]:
+    """faceweave's pseudo-pair augmentation (docs/aei.md): wrap the dataset and the pair sampler."""
+    from faceweave.data.aei_pseudo import PseudoPairSampler, PseudoTargets, load_pseudo_pairs
+
+    files = getattr(dataset, "files", None)
+    if files is None:
+        raise FaceweaveError("--pseudo-pairs needs a face folder dataset (--data)")
+    idx, refs = load_pseudo_pairs(opts.pseudo_pairs, files)  # type: ignore[arg-type]
+    log.info("pseudo pairs: %d, share %.2f, λ %.1f", len(idx), opts.pseudo_ratio, opts.pseudo_weight)
+    wrapped = PseudoTargets(dataset, refs, cfg.image_size)
+    return wrapped, PseudoPairSampler(pairs, idx, opts.pseudo_ratio, opts.seed, ctx.rank, start_step=start)
+
+
 def _train(opts: TrainOptions, dataset: Dataset | None, identity: nn.Module | None, ctx: DistContext) -> TrainResult:
     from faceweave.data.aei_faces import PairBatchSampler
 
@@ -223,7 +239,7 @@ def _train(opts: TrainOptions, dataset: Dataset | None, identity: nn.Module | No
     if loaded is not None:
         model.load_exported_state(loaded.tensors)
     trainer = AEITrainer(model, id_net, weights, ctx, lr=opts.lr, betas=(opts.beta1, opts.beta2), amp=opts.amp,
-                         id_mix=opts.id_mix, seed=opts.seed)
+                         id_mix=opts.id_mix, seed=opts.seed, pseudo_weight=opts.pseudo_weight)
     resumed_from = _restore(trainer, loaded, opts, ctx)
     start = trainer.step
     if start >= opts.max_steps:
@@ -232,6 +248,8 @@ def _train(opts: TrainOptions, dataset: Dataset | None, identity: nn.Module | No
 
     targets = StepBatchSampler(make_sampler(dataset, ctx, shuffle=True, seed=opts.seed), local_batch, start_step=start)
     pairs = PairBatchSampler(targets, identities, opts.same_ratio, opts.seed, ctx.rank, start_step=start)
+    if opts.pseudo_pairs and opts.pseudo_ratio > 0:
+        dataset, pairs = _with_pseudo_pairs(opts, dataset, pairs, cfg, ctx, start)
     loader = DataLoader(
         dataset,
         batch_sampler=pairs,

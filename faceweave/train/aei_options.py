@@ -29,6 +29,9 @@ class TrainOptions:
     beta2: float = 0.999
     same_ratio: float = 0.2  # the thesis: 1:5 same-identity pairs
     id_mix: float = 0.0  # faceweave's identity augmentation (off by default)
+    pseudo_pairs: str | None = None  # faceweave's pseudo pairs (warp swaps; off by default)
+    pseudo_ratio: float = 0.0
+    pseudo_weight: float = 10.0
     ckpt_every: int = 1000
     keep: int = 2
     log_every: int = 10
@@ -52,7 +55,7 @@ def add_train_aei_args(parser: argparse.ArgumentParser) -> argparse.ArgumentPars
         "--preset",
         choices=AEIConfig.PRESETS,
         default=d.preset,
-        help="network size: paper (256 px, default), cpu (64 px, narrow), tiny (tests)",
+        help="network size: paper (256 px, default), small (128 px, real-time CPU), cpu (64 px, narrow), tiny (tests)",
     )
     parser.add_argument("--resume", action="store_true", help="continue from RUN/checkpoints/latest if present")
     parser.add_argument("--max-steps", type=int, default=d.max_steps, help="total steps (thesis: 500000)")
@@ -71,6 +74,16 @@ def add_train_aei_args(parser: argparse.ArgumentParser) -> argparse.ArgumentPars
         help="faceweave's identity augmentation (not in the thesis): blend source embeddings "
         "for a share P of pairs (default 0 = off; docs/aei.md)",
     )
+    parser.add_argument(
+        "--pseudo-pairs",
+        metavar="DIR",
+        help="faceweave's pseudo pairs (not in the thesis, off by default): warp-engine swaps between "
+        "training crops as pixel targets (scripts/aei_pseudo_pairs.py; docs/aei.md)",
+    )
+    parser.add_argument("--pseudo-ratio", type=float, default=d.pseudo_ratio, metavar="P",
+                        help="share of pairs replaced by pseudo pairs (with --pseudo-pairs)")
+    parser.add_argument("--pseudo-weight", type=float, default=d.pseudo_weight,
+                        help="λ of the pseudo-pair term (default 10 = λ_rec)")
     parser.add_argument(
         "--identity", metavar="MODULE:FUNC", help=f"frozen identity net factory (default {DEFAULT_IDENTITY})"
     )

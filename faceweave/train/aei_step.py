@@ -45,6 +45,12 @@ def prepare_batch(batch: dict[str, torch.Tensor], device: torch.device, size: in
             t = torch.nn.functional.interpolate(t, size=(size, size), mode="area" if t.shape[-1] > size else "bilinear")
         out[k] = AEINet.to_model_range(t)
     out["same"] = batch["same"].to(device, torch.float32).reshape(-1)
+    if "y_ref" in batch:  # faceweave's pseudo pairs (faceweave.data.aei_pseudo)
+        t = batch["y_ref"].to(device, torch.float32)
+        if t.shape[-1] != size:
+            t = torch.nn.functional.interpolate(t, size=(size, size), mode="area" if t.shape[-1] > size else "bilinear")
+        out["y_ref"] = AEINet.to_model_range(t)
+        out["has_ref"] = batch["has_ref"].to(device, torch.float32).reshape(-1)
     return out
 
 
@@ -78,6 +84,7 @@ class AEITrainer:
         amp: bool = False,
         id_mix: float = 0.0,
         seed: int = 0,
+        pseudo_weight: float = 10.0,
     ) -> None:
         if model.D is None:
             raise FaceweaveError("training needs the discriminator (AEINet(with_discriminator=True))")
@@ -97,6 +104,7 @@ class AEITrainer:
         self.scaler_g = torch.amp.GradScaler("cuda", enabled=self.amp)
         self.scaler_d = torch.amp.GradScaler("cuda", enabled=self.amp)
         self.id_mix = id_mix
+        self.pseudo_weight = pseudo_weight  # λ of faceweave's pseudo-pair term (λ_rec's 10 by default)
         self.mix_gen = torch.Generator().manual_seed(seed * 1009 + self.ctx.rank)
         self.step = 0
 
@@ -109,7 +117,9 @@ class AEITrainer:
         x_t, x_s, same = b["x_t"], b["x_s"], b["same"]
         with torch.no_grad():
             z_src = self.identity(x_s)
-        z_src, same = mix_identities(z_src, same, self.id_mix, self.mix_gen)
+        z_mixed, same = mix_identities(z_src, same, self.id_mix, self.mix_gen)
+        kept = (z_mixed == z_src).all(dim=1).to(same.dtype)  # pairs whose z_id was not blended
+        z_src = z_mixed
         with torch.autocast("cuda", dtype=torch.float16, enabled=self.amp):
             y, att_t, att_y = self.gen(x_t, z_src)
             d_fake = self.model.D(y)  # the plain module: D's gradients are not wanted here
@@ -120,6 +130,8 @@ class AEITrainer:
             "att": L.loss_att([a.float() for a in att_y], [a.float() for a in att_t]),  # Eq. 4.10
             "rec": L.loss_rec(y.float(), x_t, same),  # Eq. 4.11
         }
+        if "y_ref" in b:  # faceweave's pseudo-pair term: Eq. 4.11's form with the warp swap Y in place of X_t
+            terms["pseudo"] = L.loss_rec(y.float(), b["y_ref"], b["has_ref"] * kept)
         return terms, y
 
     def compute_d_loss(self, x_t: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -134,6 +146,8 @@ class AEITrainer:
         self._set_d_grad(False)
         terms, y = self.compute_g_terms(b)
         loss_g = L.loss_total(terms, self.weights)  # Eq. 4.12
+        if "pseudo" in terms:  # + faceweave's pseudo-pair term (not in the thesis; docs/aei.md)
+            loss_g = loss_g + self.pseudo_weight * terms["pseudo"]
         self.opt_g.zero_grad(set_to_none=True)
         self.scaler_g.scale(loss_g).backward()
         self.scaler_g.step(self.opt_g)

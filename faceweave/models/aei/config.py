@@ -10,7 +10,11 @@ follow one rule so that any power-of-two size works:
 * generator width at resolution r: min(2 · base · S / r, max)
 * attribute levels: r = 2, 4, …, S  (log2(S) levels)
 
-``AEIConfig.cpu()`` is a narrow 64-px network that trains on this project's CPU; ``tiny()`` is for tests.
+``AEIConfig.cpu()`` is a narrow 64-px network that trains on this project's CPU; ``small()`` is the
+128-px real-time network (faceweave's, not the thesis's): the same structure — multi-level U-Net
+attribute encoder, AAD ResBlks with the learned mask, z_id from the frozen 512-D net — with fewer
+channels, fewer attribute levels (8×8 … S×S: ``min_level``) and depthwise-separable 3×3 convolutions
+in the AAD ResBlks (``separable``); ``tiny()`` is for tests.
 """
 
 from __future__ import annotations
@@ -41,8 +45,12 @@ class AEIConfig:
     # (FaceShifter crops [19:237] of 256, i.e. 218/256; our AEI frame is built so that this box is
     # exactly ArcFace's 112×112 alignment template, see faceweave.models.aei.frame)
     id_crop: float = 218 / 256
+    # coarsest attribute level (FaceShifter: 2, i.e. z_att^1 is 2×2); a larger one drops the coarse levels
+    min_level: int = 2
+    # depthwise 3×3 + pointwise 1×1 instead of the AAD ResBlks' full 3×3 convolutions (faceweave's, for speed)
+    separable: bool = False
 
-    PRESETS = ("paper", "cpu", "tiny")
+    PRESETS = ("paper", "small", "cpu", "tiny")
 
     def __post_init__(self) -> None:
         s = self.image_size
@@ -50,6 +58,9 @@ class AEIConfig:
             raise FaceweaveError(f"AEIConfig.image_size must be a power of two ≥ 16, not {s}")
         if self.base_channels < 1 or self.max_channels < self.base_channels:
             raise FaceweaveError("AEIConfig: need 1 ≤ base_channels ≤ max_channels")
+        m = self.min_level
+        if m < 2 or m & (m - 1) or m > s // 4:
+            raise FaceweaveError(f"AEIConfig.min_level must be a power of two in [2, image_size/4], not {m}")
         if not 0.5 <= self.id_crop <= 1.0:
             raise FaceweaveError(f"AEIConfig.id_crop must be in [0.5, 1], not {self.id_crop}")
 
@@ -66,6 +77,12 @@ class AEIConfig:
                    disc_layers=3, disc_scales=2)
 
     @classmethod
+    def small(cls) -> AEIConfig:
+        """128-px real-time AEI-Net (faceweave's): narrow, attribute levels 8…128, separable convs."""
+        return cls(image_size=128, base_channels=6, max_channels=96, disc_channels=32, disc_max_channels=128,
+                   disc_layers=3, disc_scales=2, min_level=8, separable=True)
+
+    @classmethod
     def tiny(cls) -> AEIConfig:
         """32-px network for tests."""
         return cls(image_size=32, base_channels=4, max_channels=32, disc_channels=8, disc_max_channels=16,
@@ -80,8 +97,8 @@ class AEIConfig:
     # ------------------------------------------------------------------ derived sizes
     @property
     def levels(self) -> list[int]:
-        """Resolutions of z_att^1..n (2, 4, …, S)."""
-        return [2**k for k in range(1, int(math.log2(self.image_size)) + 1)]
+        """Resolutions of z_att^1..n (min_level, …, S; FaceShifter: 2, 4, …, S)."""
+        return [2**k for k in range(int(math.log2(self.min_level)), int(math.log2(self.image_size)) + 1)]
 
     def enc_channels(self, r: int) -> int:
         """Width of the encoder's down-sampling output at resolution r (< S)."""
@@ -89,8 +106,8 @@ class AEIConfig:
 
     def att_channels(self, r: int) -> int:
         """Channels of z_att at resolution r: the bottleneck, then up-path ⊕ skip, the last one bilinear."""
-        if r == 2:
-            return self.enc_channels(2)
+        if r == self.min_level:
+            return self.enc_channels(r)
         if r == self.image_size:
             return 2 * self.enc_channels(r // 2)
         return 2 * self.enc_channels(r)

@@ -59,14 +59,14 @@ class MultilevelAttributesEncoder(nn.Module):
         downs = []
         cin = 3
         r = c.image_size // 2
-        while r >= 2:
+        while r >= c.min_level:
             downs.append(_Down(cin, c.enc_channels(r)))
             cin = c.enc_channels(r)
             r //= 2
         self.downs = nn.ModuleList(downs)
         ups = []
-        r = 2
-        cin = c.enc_channels(2)
+        r = c.min_level
+        cin = c.enc_channels(r)
         while r < c.image_size // 2:
             ups.append(_Up(cin, c.enc_channels(2 * r)))
             cin = 2 * c.enc_channels(2 * r)  # up-path ⊕ skip
@@ -78,8 +78,8 @@ class MultilevelAttributesEncoder(nn.Module):
         h = x
         for down in self.downs:
             h = down(h)
-            skips.append(h)  # resolutions S/2, S/4, …, 2
-        feats = [skips[-1]]  # z_att^1: the 2×2 bottleneck
+            skips.append(h)  # resolutions S/2, S/4, …, min_level
+        feats = [skips[-1]]  # z_att^1: the bottleneck (2×2 in FaceShifter)
         for i, up in enumerate(self.ups):
             h = torch.cat([up(h), skips[-2 - i]], dim=1)
             feats.append(h)
@@ -111,19 +111,26 @@ class AADLayer(nn.Module):
         return torch.sigmoid(self.mask(self.norm(h)))
 
 
+def _conv3(cin: int, cout: int, separable: bool) -> nn.Module:
+    """3×3 convolution, or (``separable``) depthwise 3×3 then pointwise 1×1 (faceweave's small preset)."""
+    if not separable:
+        return nn.Conv2d(cin, cout, 3, padding=1)
+    return nn.Sequential(nn.Conv2d(cin, cin, 3, padding=1, groups=cin, bias=False), nn.Conv2d(cin, cout, 1))
+
+
 class AADResBlk(nn.Module):
     """(AAD → ReLU → Conv 3×3) × 2, plus a shortcut (AAD → ReLU → Conv 3×3 when the width changes)."""
 
-    def __init__(self, cin: int, cout: int, att_channels: int, id_dim: int) -> None:
+    def __init__(self, cin: int, cout: int, att_channels: int, id_dim: int, separable: bool = False) -> None:
         super().__init__()
         self.aad1 = AADLayer(cin, att_channels, id_dim)
-        self.conv1 = nn.Conv2d(cin, cin, 3, padding=1)
+        self.conv1 = _conv3(cin, cin, separable)
         self.aad2 = AADLayer(cin, att_channels, id_dim)
-        self.conv2 = nn.Conv2d(cin, cout, 3, padding=1)
+        self.conv2 = _conv3(cin, cout, separable)
         self.learned_shortcut = cin != cout
         if self.learned_shortcut:
             self.aad_s = AADLayer(cin, att_channels, id_dim)
-            self.conv_s = nn.Conv2d(cin, cout, 3, padding=1)
+            self.conv_s = _conv3(cin, cout, separable)
 
     def forward(self, h: torch.Tensor, z_att: torch.Tensor, z_id: torch.Tensor) -> torch.Tensor:
         x = self.conv1(F.relu(self.aad1(h, z_att, z_id)))
@@ -133,22 +140,26 @@ class AADResBlk(nn.Module):
 
 
 class AADGenerator(nn.Module):
-    """Ŷ_s,t = G(z_id, z_att^1..n): z_id → 2×2 by a transposed conv, AAD ResBlks up to S×S, tanh."""
+    """Ŷ_s,t = G(z_id, z_att^1..n): z_id → 2×2 by a transposed conv, AAD ResBlks up to S×S, tanh.
+
+    With ``min_level`` > 2 the 2×2 stem is bilinearly enlarged to the first attribute level."""
 
     def __init__(self, config: AEIConfig) -> None:
         super().__init__()
         self.config = c = config
-        self.stem = nn.ConvTranspose2d(c.id_dim, c.gen_channels(2), 2)
+        self.stem = nn.ConvTranspose2d(c.id_dim, c.gen_channels(c.min_level), 2)
         blocks = []
         for r in c.levels:
             cout = c.gen_channels(2 * r) if r < c.image_size else 3
-            blocks.append(AADResBlk(c.gen_channels(r), cout, c.att_channels(r), c.id_dim))
+            blocks.append(AADResBlk(c.gen_channels(r), cout, c.att_channels(r), c.id_dim, c.separable))
         self.blocks = nn.ModuleList(blocks)
 
     def forward(self, z_id: torch.Tensor, z_att: list[torch.Tensor]) -> torch.Tensor:
         if len(z_att) != len(self.blocks):
             raise ValueError(f"the generator needs {len(self.blocks)} attribute levels, got {len(z_att)}")
         h = self.stem(z_id[..., None, None])
+        if self.config.min_level > 2:
+            h = F.interpolate(h, size=(self.config.min_level,) * 2, mode="bilinear", align_corners=False)
         for k, block in enumerate(self.blocks):
             h = block(h, z_att[k], z_id)
             if k < len(self.blocks) - 1:
