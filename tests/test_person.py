@@ -17,6 +17,7 @@ import torch
 
 from faceweave.models.person.losses import (
     content_loss,
+    identity_loss,
     light_loss,
     nearest_style,
     neural_patches,
@@ -54,6 +55,13 @@ def test_tv_loss_by_hand() -> None:
 def test_light_loss_by_hand() -> None:
     a, b = torch.tensor([[1.0, 0.0, 2.0, 0.0]]), torch.tensor([[0.0, 0.0, 0.0, 0.0]])
     assert light_loss(a, b).item() == pytest.approx(5 / 4)
+
+
+def test_identity_loss_by_hand() -> None:
+    # our departure from the poster: 1 − cos to the person's mean embedding, averaged over the batch
+    person = torch.tensor([1.0, 0.0])
+    out = torch.tensor([[2.0, 0.0], [0.0, 3.0], [1.0, 1.0]])  # cos 1, 0, 1/√2
+    assert identity_loss(out, person).item() == pytest.approx((0 + 1 + (1 - 1 / math.sqrt(2))) / 3)
 
 
 def test_style_loss_by_hand_takes_the_best_style_image_per_location() -> None:

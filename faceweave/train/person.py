@@ -30,6 +30,7 @@ from faceweave.models.person.losses import (
     DenseNetFeatures,
     LossWeights,
     content_loss,
+    identity_loss,
     light_loss,
     style_loss,
     tv_loss,
@@ -59,6 +60,7 @@ class PersonTrainOptions:
     alpha: float = LossWeights.alpha
     beta: float = LossWeights.beta
     gamma: float = LossWeights.gamma
+    identity_weight: float = 0.0  # λ_id of our identity term (not in the poster; 0 = the poster's losses only)
     content_layers: tuple[str, ...] = LossWeights.content_layers
     style_layers: tuple[str, ...] = LossWeights.style_layers
     progress: bool = False
@@ -122,9 +124,28 @@ class _TrainData:
     n_other: int
     style_phi: dict[str, torch.Tensor]
     style_desc: np.ndarray
+    person_embedding: torch.Tensor | None = None  # ē: mean unit identity512 embedding of the style images
 
 
-def _train_data(d: dict[str, np.ndarray], feats: DenseNetFeatures, style_layers: tuple[str, ...]) -> _TrainData:
+def _arcface(x: torch.Tensor, frame_lms: np.ndarray) -> torch.Tensor:
+    """ArcFace crops of aligned frames (landmarks in units of the frame side), differentiable."""
+    from faceweave.nets.align import arcface_crop
+
+    return arcface_crop(x, frame_lms * x.shape[-1])
+
+
+def _person_embedding(crops: np.ndarray, lms: np.ndarray) -> torch.Tensor:
+    from faceweave.nets.loading import load
+
+    net = load("identity512")
+    with torch.no_grad():
+        e = torch.cat([torch.nn.functional.normalize(net(_arcface(_to_tensor(crops[i : i + 16]), lms[i : i + 16])))
+                       for i in range(0, len(crops), 16)])
+    return torch.nn.functional.normalize(e.mean(0), dim=0)
+
+
+def _train_data(d: dict[str, np.ndarray], feats: DenseNetFeatures, style_layers: tuple[str, ...],
+                identity: bool = False) -> _TrainData:
     style_crops, style_lms = d["style_crops"], d["style_lms"]
     with torch.no_grad():  # Φ_l(y) of every style image, once (fp16 to save memory)
         ys = _to_tensor(style_crops)
@@ -140,6 +161,7 @@ def _train_data(d: dict[str, np.ndarray], feats: DenseNetFeatures, style_layers:
         n_other=len(d["content_crops"]),
         style_phi=style_phi,
         style_desc=pose_expression_descriptor(style_lms),
+        person_embedding=_person_embedding(style_crops, style_lms) if identity else None,
     )
 
 
@@ -176,7 +198,13 @@ def _losses(net: TransformationNet, feats: DenseNetFeatures, light: torch.nn.Mod
     ll = light_loss(light(xh), g_in)
     lt = tv_loss(xh)
     loss = lc + w.alpha * ls + w.beta * ll + w.gamma * lt  # seed 003 poster Eq. (5), total loss
-    return {"total": loss, "content": lc, "style": ls, "light": ll, "tv": lt}  # type: ignore[dict-item]
+    terms = {"content": lc, "style": ls, "light": ll, "tv": lt}
+    if o.identity_weight > 0 and data.person_embedding is not None:  # our departure, docs/person.md
+        from faceweave.nets.loading import load
+
+        terms["identity"] = identity_loss(load("identity512")(_arcface(xh, lms)), data.person_embedding)
+        loss = loss + o.identity_weight * terms["identity"]
+    return {"total": loss, **terms}  # type: ignore[dict-item]
 
 
 def _card(o: PersonTrainOptions, d: dict[str, np.ndarray], data: _TrainData, step: int, elapsed: float,
@@ -196,7 +224,8 @@ def _card(o: PersonTrainOptions, d: dict[str, np.ndarray], data: _TrainData, ste
         "train_seconds": round(elapsed, 1),
         "face_extraction_seconds": round(t_faces, 1),
         "losses_final_ema": {k: round(v, 5) for k, v in means.items()},
-        "loss_weights": {"alpha": o.alpha, "beta": o.beta, "gamma": o.gamma},
+        "loss_weights": {"alpha": o.alpha, "beta": o.beta, "gamma": o.gamma,
+                         "identity (ours, not in the poster)": o.identity_weight},
         "content_layers": list(o.content_layers),
         "style_layers": list(o.style_layers),
         "n_best": o.n_best,
@@ -237,7 +266,7 @@ def train(o: PersonTrainOptions) -> Path:
     t_faces = time.time() - t_start
     feats = DenseNetFeatures(tuple(o.content_layers) + tuple(o.style_layers))
     light = load_light_net()
-    data = _train_data(d, feats, tuple(o.style_layers))
+    data = _train_data(d, feats, tuple(o.style_layers), identity=o.identity_weight > 0)
     log.info("%d faces of %s (style images), %d faces of other people", len(d["style_crops"]), o.name, data.n_other)
 
     net = TransformationNet(TransformationConfig(size=FRAME_SIZE))
@@ -306,6 +335,9 @@ def add_train_person_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--alpha", type=float, default=LossWeights.alpha, help="style weight α")
     p.add_argument("--beta", type=float, default=LossWeights.beta, help="light weight β")
     p.add_argument("--gamma", type=float, default=LossWeights.gamma, help="total-variation weight γ")
+    p.add_argument("--identity-weight", type=float, default=0.0,
+                   help="λ_id of our identity term (1 − cosine to the person's mean identity512 embedding; "
+                   "not in the poster, default 0)")
     p.add_argument("--style-layers", default=",".join(LossWeights.style_layers), help="DenseNet stages for L_style")
     p.add_argument("--content-layers", default=",".join(LossWeights.content_layers),
                    help="DenseNet stages for L_content")
@@ -335,6 +367,7 @@ def options_from_args(a: argparse.Namespace) -> PersonTrainOptions:
         photos=a.photos, name=a.name, out=a.out, content=list(a.content), steps=a.steps, batch=a.batch, lr=a.lr,
         n_best=a.n_best, seed=a.seed, every=a.every, frames=frames, max_minutes=a.max_minutes,
         checkpoint_every=a.checkpoint_every, alpha=a.alpha, beta=a.beta, gamma=a.gamma,
+        identity_weight=a.identity_weight,
         progress=sys.stderr.isatty(), **layers,
     )
 

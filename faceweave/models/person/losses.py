@@ -69,6 +69,16 @@ def tv_loss(x: torch.Tensor) -> torch.Tensor:
     return dh.mean() + dw.mean()  # seed 003 poster Eq. (5), γ·L_TV term (standard Mahendran–Vedaldi form)
 
 
+def identity_loss(emb_out: torch.Tensor, emb_person: torch.Tensor) -> torch.Tensor:
+    """1 − cos(E(x̂), ē): a frozen identity net's embedding of x̂ against the person's mean embedding ē.
+
+    Not in seed 003 — our departure (docs/person.md): the poster's losses alone do not move the
+    identity within our CPU budget. E is ``identity512``; dlib, which judges retrieval, is not used.
+    """
+    cos = F.cosine_similarity(emb_out, emb_person.expand_as(emb_out), dim=-1)
+    return (1.0 - cos).mean()  # not a seed 003 equation: our identity term λ_id·L_id added to Eq. (5)
+
+
 @dataclass(frozen=True)
 class LossWeights:
     """L = L_content + α L_style + β L_light + γ L_TV (poster Eq. 5); our values for DenseNet features."""
