@@ -7,8 +7,7 @@ stays identical, so the mark must live inside the face. A mark laid out in the *
 again after a resize, a mild crop or a re-encode by detecting and aligning the face again: scale,
 rotation and position come from the landmarks, and a small search absorbs their jitter.
 
-Embedding (Malvar & Florencio's "improved spread spectrum": the host's own projection is cancelled,
-not fought):
+Embedding (Malvar & Florencio's "improved spread spectrum": the host's projection is cancelled):
 
 1. the luma of the face is warped to the aligned crop; the detector looks at it through a high-pass
    (crop − GaussianBlur(crop, σ)), which removes the face's strong low frequencies;
@@ -20,8 +19,7 @@ not fought):
    along each payload pattern until ``b_j·y_j ≥ PAYLOAD_ALPHA``; decoys are left alone;
 4. the change is warped back to the photo along the RGB direction that moves luma at the least
    squared error, only where the swap changed the target (pixels outside stay bit-identical); three
-   passes correct what the mask, rounding and clipping took away; the change is scaled down if the
-   PSNR inside the face would fall under ``PSNR_MIN``.
+   passes correct what mask, rounding and clipping took away; scaled down if PSNR < ``PSNR_MIN``.
 
 Detection (zero-bit first, payload second): faces are found and aligned; the high-passed crop is
 divided by its local rms (``whiten``: the face's own texture — eyes, brows, beard — is the noise
