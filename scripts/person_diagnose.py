@@ -104,7 +104,8 @@ def main() -> None:
     from faceweave.models.person.light import load_light_net
     from faceweave.models.person.losses import DenseNetFeatures, LossWeights
     from faceweave.models.person.network import TransformationConfig, TransformationNet
-    from faceweave.train.person import PersonTrainOptions, _batch, _losses, _train_data
+    from faceweave.train.person import PersonTrainOptions, _losses
+    from faceweave.train.person_data import batch_at, train_data
 
     with np.load(a.faces, allow_pickle=False) as z:
         d = {k: z[k] for k in z.files}
@@ -114,7 +115,7 @@ def main() -> None:
                            content_layers=tuple(a.content_layers.split(",")))
     feats = DenseNetFeatures(o.content_layers + o.style_layers)
     light = load_light_net()
-    data = _train_data(d, feats, o.style_layers, identity=a.identity_weight > 0)
+    data = train_data(d, feats, o.style_layers, identity=a.identity_weight > 0)
     w = LossWeights(o.alpha, o.beta, o.gamma, o.content_layers, o.style_layers)
     names, gmat = _gallery([int(f) for f in d["style_frames"]])
     inputs = _inputs()
@@ -133,7 +134,7 @@ def main() -> None:
                 log.info("%s", r)
                 if time.time() - t0 > 60 * a.minutes:
                     break
-            x, lms = _batch(data, a.batch)
+            x, lms = batch_at(data, a.batch, 0, step)
             terms = _losses(net, feats, light, x, lms, data, o, w)
             opt.zero_grad(set_to_none=True)
             terms["total"].backward()

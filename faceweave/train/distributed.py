@@ -208,6 +208,15 @@ def any_rank(flag: bool, ctx: DistContext) -> bool:
     return bool(t.item() > 0)
 
 
+def mean_over_ranks(values: dict[str, float], ctx: DistContext) -> dict[str, float]:
+    """The mean of each scalar over ranks (one all-reduce): what rank 0 logs is the global batch's loss."""
+    if not ctx.distributed or not values:
+        return values
+    t = torch.tensor(list(values.values()), dtype=torch.float64, device=ctx.device)
+    dist.all_reduce(t)
+    return dict(zip(values, (t / ctx.world_size).tolist(), strict=True))
+
+
 def barrier(ctx: DistContext) -> None:
     if ctx.distributed:
         dist.barrier()

@@ -44,5 +44,6 @@ def run_trainer(parser: argparse.ArgumentParser, argv: list[str] | None,
     except FaceweaveError as e:
         log.error("%s", e)
         return e.exit_code
-    log.info("finished at step %d; checkpoint %s", result.step, result.checkpoint)
+    if hasattr(result, "step"):
+        log.info("finished at step %d; checkpoint %s", result.step, result.checkpoint)
     return 0

@@ -5,9 +5,12 @@
    person's own faces are the inputs x.
 2. Each step: x̂ = f(x); L = L_content + α L_style + β L_light + γ L_TV (poster Eq. 5), the style
    term matching neural patches of x̂ against the N_best style images nearest x in landmark space.
-3. Checkpoints (weights + optimiser + RNG) are written atomically every ``--checkpoint-every`` steps
-   and at the end or on SIGINT/SIGTERM; a re-run with the same ``--out`` resumes from the latest
-   (also after SIGKILL). The result is ``OUT/NAME.safetensors``: weights and model card.
+3. Checkpoints (weights + optimiser; a batch is a function of seed and step) are written atomically
+   every ``--checkpoint-every`` steps and at the end or on SIGINT/SIGTERM; a re-run with the same
+   ``--out`` resumes from the latest (also after SIGKILL).
+   The result is ``OUT/NAME.safetensors``: weights and model card.
+4. Several processes: ``torchrun --nproc_per_node=N -m faceweave.train.person ...`` (gloo on CPU,
+   NCCL on CUDA): DistributedDataParallel, ``--batch`` is the global batch, rank 0 logs and saves.
 """
 
 from __future__ import annotations
@@ -15,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import random
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -37,6 +39,17 @@ from faceweave.models.person.losses import (
 )
 from faceweave.models.person.network import TransformationConfig, TransformationNet
 from faceweave.models.person.person_file import save_person
+from faceweave.train.distributed import (
+    DistContext,
+    any_rank,
+    barrier,
+    cleanup_distributed,
+    init_distributed,
+    inject_fault,
+    mean_over_ranks,
+    wrap_ddp,
+)
+from faceweave.train.person_data import TrainData, arcface_of_frames, batch_at, load_or_extract_faces, train_data
 
 log = logging.getLogger(__name__)
 
@@ -64,44 +77,7 @@ class PersonTrainOptions:
     content_layers: tuple[str, ...] = LossWeights.content_layers
     style_layers: tuple[str, ...] = LossWeights.style_layers
     progress: bool = False
-
-
-def _to_tensor(crops: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(crops)).permute(0, 3, 1, 2).float() / 255.0
-
-
-def _faces(o: PersonTrainOptions, cache: Path) -> dict[str, np.ndarray]:
-    """The aligned style and content faces (cached in the run folder, so a resumed run skips extraction)."""
-    if cache.is_file():
-        with np.load(cache, allow_pickle=False) as z:
-            d = {k: z[k] for k in z.files}
-        if str(d["photos"]) == o.photos:
-            return d
-        raise FaceweaveError(f"--out {cache.parent}: holds a run for --photos {d['photos']}; choose another --out")
-    from faceweave.data.person_faces import content_faces, person_faces
-
-    frames = range(*o.frames) if o.frames else None
-    style = person_faces(o.photos, every=o.every, dedupe=o.dedupe, frames=frames)
-    other = [s for c in o.content for s in content_faces(c)]
-    d = {
-        "photos": np.array(o.photos),
-        "content_sources": np.array(list(o.content), dtype=str),
-        "style_crops": np.stack([s.crop for s in style]),
-        "style_lms": np.stack([s.landmarks for s in style]),
-        "style_frames": np.array([s.frame for s in style]),
-        "content_crops": np.stack([s.crop for s in other]) if other
-        else np.zeros((0, FRAME_SIZE, FRAME_SIZE, 3), np.uint8),
-        "content_lms": np.stack([s.landmarks for s in other]) if other else np.zeros((0, 68, 2), np.float32),
-    }
-    from faceweave.media.atomic import atomic_write
-
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    def write(tmp: str) -> None:
-        with open(tmp, "wb") as f:
-            np.savez(f, **d)
-
-    atomic_write(cache, write)
-    return d
+    device: str = "auto"  # cpu, cuda, cuda:N; auto = CUDA when available (under torchrun: the local rank's GPU)
 
 
 def _check(o: PersonTrainOptions) -> Path:
@@ -115,77 +91,8 @@ def _check(o: PersonTrainOptions) -> Path:
     return out
 
 
-@dataclass
-class _TrainData:
-    """The inputs x (other people's faces, then the person's own) and the style images' Φ_l(y)."""
-
-    content_crops: np.ndarray
-    content_lms: np.ndarray
-    n_other: int
-    style_phi: dict[str, torch.Tensor]
-    style_desc: np.ndarray
-    person_embedding: torch.Tensor | None = None  # ē: mean unit identity512 embedding of the style images
-
-
-def _arcface(x: torch.Tensor, frame_lms: np.ndarray) -> torch.Tensor:
-    """ArcFace crops of aligned frames (landmarks in units of the frame side), differentiable."""
-    from faceweave.nets.align import arcface_crop
-
-    return arcface_crop(x, frame_lms * x.shape[-1])
-
-
-def _person_embedding(crops: np.ndarray, lms: np.ndarray) -> torch.Tensor:
-    from faceweave.nets.loading import load
-
-    net = load("identity512")
-    with torch.no_grad():
-        e = torch.cat([torch.nn.functional.normalize(net(_arcface(_to_tensor(crops[i : i + 16]), lms[i : i + 16])))
-                       for i in range(0, len(crops), 16)])
-    return torch.nn.functional.normalize(e.mean(0), dim=0)
-
-
-def _train_data(d: dict[str, np.ndarray], feats: DenseNetFeatures, style_layers: tuple[str, ...],
-                identity: bool = False) -> _TrainData:
-    style_crops, style_lms = d["style_crops"], d["style_lms"]
-    with torch.no_grad():  # Φ_l(y) of every style image, once (fp16 to save memory)
-        ys = _to_tensor(style_crops)
-        style_feats: dict[str, list[torch.Tensor]] = {name: [] for name in style_layers}
-        for i in range(0, len(ys), 16):
-            f = feats.net.features(ys[i : i + 16], tuple(style_layers))
-            for name in style_layers:
-                style_feats[name].append(f[name].half())
-        style_phi = {k: torch.cat(v) for k, v in style_feats.items()}
-    return _TrainData(
-        content_crops=np.concatenate([d["content_crops"], style_crops]),  # others, then the person's own faces
-        content_lms=np.concatenate([d["content_lms"], style_lms]),
-        n_other=len(d["content_crops"]),
-        style_phi=style_phi,
-        style_desc=pose_expression_descriptor(style_lms),
-        person_embedding=_person_embedding(style_crops, style_lms) if identity else None,
-    )
-
-
-def _batch(data: _TrainData, batch: int) -> tuple[torch.Tensor, np.ndarray]:
-    """Inputs x (mirrored at random, colour gain 0.8–1.2) and their landmarks."""
-    from faceweave.data.person_faces import mirror_landmarks
-
-    n_other, content_crops, content_lms = data.n_other, data.content_crops, data.content_lms
-    # half the batch from other people, half from the person (when there are others)
-    if n_other:
-        idx = np.concatenate([np.random.randint(0, n_other, (batch + 1) // 2),
-                              np.random.randint(n_other, len(content_crops), batch // 2)])
-    else:
-        idx = np.random.randint(0, len(content_crops), batch)
-    flip = np.random.rand(len(idx)) < 0.5
-    crops = np.stack([c[:, ::-1] if f else c for c, f in zip(content_crops[idx], flip, strict=True)])
-    lms = np.stack([mirror_landmarks(m) if f else m for m, f in zip(content_lms[idx], flip, strict=True)])
-    gain = np.random.uniform(0.8, 1.2, (len(idx), 1, 1, 3)).astype(np.float32)
-    x = (_to_tensor(crops) * torch.from_numpy(gain).permute(0, 3, 1, 2)).clamp(0, 1)
-    return x, lms
-
-
 def _losses(net: TransformationNet, feats: DenseNetFeatures, light: torch.nn.Module, x: torch.Tensor,
-            lms: np.ndarray, data: _TrainData, o: PersonTrainOptions, w: LossWeights) -> dict[str, torch.Tensor]:
+            lms: np.ndarray, data: TrainData, o: PersonTrainOptions, w: LossWeights) -> dict[str, torch.Tensor]:
     """The terms of one step and their total (seed 003 poster Eq. 5)."""
     nn_idx = torch.from_numpy(nearest_style_images(pose_expression_descriptor(lms), data.style_desc, o.n_best))
     xh = net(x)
@@ -202,12 +109,12 @@ def _losses(net: TransformationNet, feats: DenseNetFeatures, light: torch.nn.Mod
     if o.identity_weight > 0 and data.person_embedding is not None:  # our departure, docs/person.md
         from faceweave.nets.loading import load
 
-        terms["identity"] = identity_loss(load("identity512")(_arcface(xh, lms)), data.person_embedding)
+        terms["identity"] = identity_loss(load("identity512")(arcface_of_frames(xh, lms)), data.person_embedding)
         loss = loss + o.identity_weight * terms["identity"]
     return {"total": loss, **terms}  # type: ignore[dict-item]
 
 
-def _card(o: PersonTrainOptions, d: dict[str, np.ndarray], data: _TrainData, step: int, elapsed: float,
+def _card(o: PersonTrainOptions, d: dict[str, np.ndarray], data: TrainData, step: int, elapsed: float,
           t_faces: float, means: dict[str, float]) -> dict[str, object]:
     """The model card written into the person file."""
     return {
@@ -235,8 +142,11 @@ def _card(o: PersonTrainOptions, d: dict[str, np.ndarray], data: _TrainData, ste
 
 
 def _resume(net: TransformationNet, opt: torch.optim.Optimizer, ckpt_dir: Path, lr: float) -> tuple[int, float]:
-    """Weights, optimiser and RNG state of the latest checkpoint, if any; (step, training seconds so far)."""
-    from faceweave.train.checkpoint import latest_checkpoint, load_checkpoint, restore_rng_state
+    """Weights and optimiser of the latest checkpoint, if any; (step, training seconds so far).
+
+    Batches are a function of (seed, step) (:func:`~faceweave.train.person_data.batch_at`), so no RNG
+    state is needed to resume exactly."""
+    from faceweave.train.checkpoint import latest_checkpoint, load_checkpoint
 
     if latest_checkpoint(ckpt_dir) is None:
         return 0, 0.0
@@ -245,75 +155,128 @@ def _resume(net: TransformationNet, opt: torch.optim.Optimizer, ckpt_dir: Path, 
     opt.load_state_dict(ck.trainer_state["optimizer"])
     for group in opt.param_groups:  # --lr of the resuming command wins over the checkpoint's
         group["lr"] = lr
-    restore_rng_state(ck.trainer_state["rng"])
     log.info("resumed from step %d (%s)", ck.step, ck.weights_path.name)
     return ck.step, float(ck.trainer_state.get("elapsed", 0.0))
 
 
 def train(o: PersonTrainOptions) -> Path:
-    """Train (or resume) and write ``OUT/NAME.safetensors``; returns its path."""
+    """Train (or resume) and write ``OUT/NAME.safetensors``; returns its path.
+
+    One process, or ``torchrun --nproc_per_node=N``: the network in ``DistributedDataParallel`` (one
+    backward per step), each rank on its share of the global ``--batch``; rank 0 extracts the faces,
+    logs, checkpoints and writes the person file; an elastic restart resumes from the last checkpoint.
+    """
+    ctx = init_distributed(o.device)
+    try:
+        return _train(o, ctx)
+    finally:
+        cleanup_distributed(ctx)
+
+
+def _train(o: PersonTrainOptions, ctx: DistContext) -> Path:
     from faceweave.models.person.light import load_light_net
-    from faceweave.train.checkpoint import capture_rng_state, save_checkpoint
+
+    out = _check(o)
+    if o.batch % ctx.world_size:
+        raise FaceweaveError(f"--batch {o.batch} must be a multiple of the number of processes ({ctx.world_size})")
+    torch.manual_seed(o.seed)  # the same initial weights on every rank (DDP also broadcasts rank 0's)
+    t_start = time.time()
+    if not ctx.is_main:
+        barrier(ctx)  # rank 0 extracts the faces into the run's cache first
+    d = load_or_extract_faces(o.photos, o.content, out / "faces.npz", o.every, o.dedupe, o.frames)
+    if ctx.is_main:
+        barrier(ctx)
+    t_faces = time.time() - t_start
+    feats = DenseNetFeatures(tuple(o.content_layers) + tuple(o.style_layers))
+    data = train_data(d, feats, tuple(o.style_layers), identity=o.identity_weight > 0)
+    if ctx.is_main:
+        log.info("%d faces of %s (style images), %d faces of other people", len(d["style_crops"]), o.name,
+                 data.n_other)
+    net = TransformationNet(TransformationConfig(size=FRAME_SIZE)).to(ctx.device)
+    opt = torch.optim.Adam(net.parameters(), o.lr)
+    step, elapsed = _resume(net, opt, out / "checkpoints", o.lr)
+    run = _Run(o, ctx, net, wrap_ddp(net, ctx), opt, feats, load_light_net().to(ctx.device), data, step, elapsed)
+    _loop(run)
+    if not ctx.is_main:
+        return out / f"{o.name}.safetensors"
+    path = save_person(out / f"{o.name}.safetensors", net, _card(o, d, data, run.step, run.elapsed, t_faces,
+                                                                   run.means))
+    log.info("wrote %s (%d steps, %.1f min)", path, run.step, run.elapsed / 60)
+    return path
+
+
+@dataclass
+class _Run:
+    """What the training loop works on."""
+
+    o: PersonTrainOptions
+    ctx: DistContext
+    net: TransformationNet
+    ddp: torch.nn.Module  # ``net`` itself on one process
+    opt: torch.optim.Optimizer
+    feats: DenseNetFeatures
+    light: torch.nn.Module
+    data: TrainData
+    step: int
+    elapsed: float
+    means: dict[str, float] = field(default_factory=dict)
+
+
+def _loop(r: _Run) -> None:
+    """Steps until --steps, --max-minutes or a signal; checkpoints every --checkpoint-every and at the end."""
+    from faceweave.train.checkpoint import save_checkpoint
     from faceweave.train.logging import TrainLogger
     from faceweave.train.signals import GracefulStop
 
-    out = _check(o)
-    random.seed(o.seed)
-    np.random.seed(o.seed)
-    torch.manual_seed(o.seed)
-    t_start = time.time()
-    d = _faces(o, out / "faces.npz")
-    t_faces = time.time() - t_start
-    feats = DenseNetFeatures(tuple(o.content_layers) + tuple(o.style_layers))
-    light = load_light_net()
-    data = _train_data(d, feats, tuple(o.style_layers), identity=o.identity_weight > 0)
-    log.info("%d faces of %s (style images), %d faces of other people", len(d["style_crops"]), o.name, data.n_other)
-
-    net = TransformationNet(TransformationConfig(size=FRAME_SIZE))
-    opt = torch.optim.Adam(net.parameters(), o.lr)
-    ckpt_dir = out / "checkpoints"
-    step, elapsed = _resume(net, opt, ckpt_dir, o.lr)
-    logger = TrainLogger(out, total_steps=o.steps, start_step=step, progress=o.progress, tensorboard=False)
-    logger.truncate_after(step)
+    o, ctx = r.o, r.ctx
+    ckpt_dir = Path(o.out) / "checkpoints"
+    logger = TrainLogger(Path(o.out), enabled=ctx.is_main, total_steps=o.steps, start_step=r.step,
+                         progress=o.progress, tensorboard=False)
+    if ctx.is_main:
+        logger.truncate_after(r.step)
     w = LossWeights(o.alpha, o.beta, o.gamma, tuple(o.content_layers), tuple(o.style_layers))
-    means: dict[str, float] = {}
 
     def checkpoint() -> None:
-        save_checkpoint(ckpt_dir, step, net.state_dict(),
-                        {"optimizer": opt.state_dict(), "rng": capture_rng_state(), "elapsed": elapsed},
-                        metadata={"options": json.dumps(asdict(o))})
+        if ctx.is_main:
+            save_checkpoint(ckpt_dir, r.step, r.net.state_dict(),
+                            {"optimizer": r.opt.state_dict(), "elapsed": r.elapsed, "world_size": ctx.world_size},
+                            metadata={"options": json.dumps(asdict(o))})
+        barrier(ctx)
 
-    net.train()
-    t0 = time.time() - elapsed
-    with GracefulStop() as stop:
-        while step < o.steps:
-            x, lms = _batch(data, o.batch)
-            terms = _losses(net, feats, light, x, lms, data, o, w)
-            opt.zero_grad(set_to_none=True)
-            terms["total"].backward()
-            opt.step()
-            step += 1
-            elapsed = time.time() - t0
-            vals = {k: float(v.detach()) for k, v in terms.items()}
-            for k, v in vals.items():
-                means[k] = v if k not in means else 0.95 * means[k] + 0.05 * v
-            logger.scalars(step, vals)
-            logger.progress(step, {"style": means["style"]})
-            if step % 20 == 0:
-                log.info("step %d  %s  %.0f s", step, "  ".join(f"{k} {v:.4f}" for k, v in means.items()), elapsed)
-            over_time = o.max_minutes is not None and elapsed > 60 * o.max_minutes
-            if step % o.checkpoint_every == 0 or step == o.steps or stop.requested or over_time:
-                checkpoint()
-            if stop.requested:
-                logger.close()
-                raise FaceweaveError(f"stopped by {stop.signal_name} at step {step}; re-run the same command to resume")
-            if over_time:
-                log.warning("--max-minutes %.1f reached at step %d", o.max_minutes, step)
-                break
-    logger.close()
-    path = save_person(out / f"{o.name}.safetensors", net, _card(o, d, data, step, elapsed, t_faces, means))
-    log.info("wrote %s (%d steps, %.1f min)", path, step, elapsed / 60)
-    return path
+    r.ddp.train()
+    t0 = time.time() - r.elapsed
+    try:
+        with GracefulStop() as stop:
+            while r.step < o.steps:
+                x, lms = batch_at(r.data, o.batch, o.seed, r.step, ctx.rank, ctx.world_size)
+                terms = _losses(r.ddp, r.feats, r.light, x.to(ctx.device), lms, r.data, o, w)
+                r.opt.zero_grad(set_to_none=True)
+                terms["total"].backward()
+                r.opt.step()
+                r.step += 1
+                r.elapsed = time.time() - t0
+                vals = mean_over_ranks({k: float(v.detach()) for k, v in terms.items()}, ctx)
+                for k, v in vals.items():
+                    r.means[k] = v if k not in r.means else 0.95 * r.means[k] + 0.05 * v
+                logger.scalars(r.step, vals)
+                logger.progress(r.step, {"style": r.means["style"]})
+                if ctx.is_main and r.step % 20 == 0:
+                    log.info("step %d  %s  %.0f s", r.step, "  ".join(f"{k} {v:.4f}" for k, v in r.means.items()),
+                             r.elapsed)
+                inject_fault(r.step, ctx)
+                over_time = any_rank(o.max_minutes is not None and r.elapsed > 60 * o.max_minutes, ctx)
+                stopping = any_rank(stop.requested, ctx)
+                if r.step % o.checkpoint_every == 0 or r.step == o.steps or stopping or over_time:
+                    checkpoint()
+                if stopping:
+                    raise FaceweaveError(f"stopped by {stop.signal_name or 'a signal'} at step {r.step}; "
+                                         "re-run the same command to resume")
+                if over_time:
+                    if ctx.is_main:
+                        log.warning("--max-minutes %.1f reached at step %d", o.max_minutes, r.step)
+                    break
+    finally:
+        logger.close()
 
 
 def add_train_person_args(p: argparse.ArgumentParser) -> None:
@@ -338,6 +301,7 @@ def add_train_person_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--identity-weight", type=float, default=0.0,
                    help="λ_id of our identity term (1 − cosine to the person's mean identity512 embedding; "
                    "not in the poster, default 0)")
+    p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N (auto: CUDA when available)")
     p.add_argument("--style-layers", default=",".join(LossWeights.style_layers), help="DenseNet stages for L_style")
     p.add_argument("--content-layers", default=",".join(LossWeights.content_layers),
                    help="DenseNet stages for L_content")
@@ -367,7 +331,19 @@ def options_from_args(a: argparse.Namespace) -> PersonTrainOptions:
         photos=a.photos, name=a.name, out=a.out, content=list(a.content), steps=a.steps, batch=a.batch, lr=a.lr,
         n_best=a.n_best, seed=a.seed, every=a.every, frames=frames, max_minutes=a.max_minutes,
         checkpoint_every=a.checkpoint_every, alpha=a.alpha, beta=a.beta, gamma=a.gamma,
-        identity_weight=a.identity_weight,
+        identity_weight=a.identity_weight, device=a.device,
         progress=sys.stderr.isatty(), **layers,
     )
 
+
+def train_main(argv: list[str] | None = None) -> int:
+    """Entry point of ``python -m faceweave.train.person`` (and torchrun); returns an exit code."""
+    from faceweave.train.entry import run_trainer
+
+    parser = argparse.ArgumentParser(prog="faceweave train person", description=__doc__.split("\n")[0])
+    add_train_person_args(parser)
+    return run_trainer(parser, argv, options_from_args, train)
+
+
+if __name__ == "__main__":
+    sys.exit(train_main())
