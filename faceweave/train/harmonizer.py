@@ -6,6 +6,8 @@ Command line (mounted by ``faceweave train harmonizer``; also ``python -m facewe
                                [--preset demo] [--resume] [--max-steps N] [--max-minutes M]
                                [--batch-size 8] [--ckpt-every 200] [--seed 0] [--real-pairs 200]
 
+    torchrun --standalone --nproc_per_node=N -m faceweave.train.harmonizer ...  (same flags; DDP)
+
 Data (:mod:`faceweave.data.harmonizer`): every face of the photos (and of every ``--frame-every``-th
 frame of the clips) becomes a cached patch; self-composites are made from them on the fly; real
 composites (warp and delaunay engines, different photos) are made once. Both caches live in
@@ -42,7 +44,7 @@ import math
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -62,11 +64,20 @@ from faceweave.errors import FaceweaveError
 from faceweave.models.harmonizer import (
     CONFIG_METADATA_KEY,
     HarmonizerConfig,
-    HarmonizerLossWeights,
 )
 from faceweave.models.harmonizer import losses as L
 from faceweave.train import checkpoint as ckpt
 from faceweave.train.checkpoint import atomic_write
+from faceweave.train.distributed import (
+    DistContext,
+    any_rank,
+    barrier,
+    cleanup_distributed,
+    elastic_restart_count,
+    init_distributed,
+    inject_fault,
+)
+from faceweave.train.harmonizer_options import EMBEDDERS, TrainOptions, add_train_harmonizer_args, options_from_args
 from faceweave.train.harmonizer_step import HarmonizerTrainer, HistoryBuffer, ItemCache, Schedule, batch_at
 from faceweave.train.logging import TrainLogger
 from faceweave.train.signals import GracefulStop
@@ -78,36 +89,6 @@ __all__ = [  # the step's names (train/harmonizer_step.py) stay importable from 
     "add_train_harmonizer_args", "batch_at", "build_cache", "build_embedder", "load_cache", "main",
     "options_from_args", "save_cache", "train",
 ]
-
-EMBEDDERS = ("none", "identity512", "densenet")
-
-
-@dataclass
-class TrainOptions:
-    photos: Path
-    out: Path
-    frames: list[Path] = field(default_factory=list)
-    exclude: list[str] = field(default_factory=list)
-    frame_every: int = 15
-    preset: str = "demo"
-    resume: bool = False
-    max_steps: int = 2000
-    max_minutes: float | None = None
-    batch_size: int = 8
-    lr: float = 3e-4
-    ckpt_every: int = 200
-    log_every: int = 10
-    image_every: int = 200
-    seed: int = 0
-    real_pairs: int = 200
-    real_fraction: float = 0.25
-    reuse: int = 4  # each composite is used ≈ this many times (ours: composites cost more than a step)
-    pool: int = 256  # ... drawn from the newest this many
-    embed: str = "none"
-    progress: bool = True
-    weights: HarmonizerLossWeights = field(default_factory=HarmonizerLossWeights)
-    schedule: Schedule = field(default_factory=Schedule)
-
 
 @dataclass
 class TrainResult:
@@ -239,29 +220,33 @@ def _cached_data(opts: TrainOptions, run: Path, size: int) -> tuple[list[FacePat
 def _loop(opts: TrainOptions, trainer: HarmonizerTrainer, ds: HarmonizerDataset, logger: TrainLogger,
           result: TrainResult, save: Callable[[], None]) -> int:
     """Steps until --max-steps, --max-minutes or a signal; returns the step last saved."""
+    ctx = trainer.ctx
     start = trainer.step
     t0 = time.monotonic()
     last_saved = start
     cache = ItemCache()
     with GracefulStop() as stop:
         while trainer.step < opts.max_steps:
-            b = batch_at(ds, trainer.step, opts.batch_size, opts.reuse, opts.pool, cache)
+            b = batch_at(ds, trainer.step, opts.batch_size, opts.reuse, opts.pool, cache, ctx.rank, ctx.world_size)
             rec = trainer.train_step(b)
             step = trainer.step
             if step % opts.log_every == 0 or step == 1:
                 logger.scalars(step, dict(rec, cpu_min=time.process_time() / 60))  # this process's CPU time
             logger.progress(step, {k: v for k, v in rec.items() if k in ("gt", "adv_g", "adv_d")})
-            if step % opts.image_every == 0:
+            if ctx.is_main and step % opts.image_every == 0:
                 with torch.no_grad():
                     out = trainer.G(b["x"][:6], b["m"][:6])
                 logger.image_grid(step, "images/grid", [b["x"][:6], out, b["y"][:6]])
-            out_of_time = opts.max_minutes is not None and (time.monotonic() - t0) / 60 >= opts.max_minutes
-            if step % opts.ckpt_every == 0 or step == opts.max_steps or stop.requested or out_of_time:
+            inject_fault(step, ctx)
+            out_of_time = any_rank(opts.max_minutes is not None and (time.monotonic() - t0) / 60 >= opts.max_minutes,
+                                   ctx)  # fmt: skip
+            stopping = any_rank(stop.requested, ctx)
+            if step % opts.ckpt_every == 0 or step == opts.max_steps or stopping or out_of_time:
                 save()
                 last_saved = step
-            if stop.requested:
+            if stopping:
                 result.stopped_by_signal = True
-                log.warning("stopped by %s at step %d; resume with --resume", stop.signal_name, step)
+                log.warning("stopped by %s at step %d; resume with --resume", stop.signal_name or "a signal", step)
                 break
             if out_of_time:
                 log.info("--max-minutes reached at step %d", step)
@@ -272,7 +257,22 @@ def _loop(opts: TrainOptions, trainer: HarmonizerTrainer, ds: HarmonizerDataset,
 
 
 def train(opts: TrainOptions) -> TrainResult:
-    """Train (or resume) a harmonizer run."""
+    """Train (or resume) a harmonizer run: one process, or ``torchrun --nproc_per_node=N`` (G and D in
+    DistributedDataParallel, ``--batch-size`` the global batch; rank 0 builds the data cache, logs and
+    saves; an elastic restart resumes from the last checkpoint)."""
+    ctx = init_distributed(opts.device)
+    try:
+        return _train(opts, ctx)
+    finally:
+        cleanup_distributed(ctx)
+
+
+def _train(opts: TrainOptions, ctx: DistContext) -> TrainResult:
+    if elastic_restart_count() and not opts.resume:  # torchrun restarted the group: continue the run
+        opts = dataclasses.replace(opts, resume=True)
+    if opts.batch_size % ctx.world_size:
+        raise FaceweaveError(f"--batch-size {opts.batch_size} must be a multiple of the number of processes "
+                             f"({ctx.world_size})")
     run = Path(opts.out)
     ckpt_dir = run / "checkpoints"
     if opts.batch_size < 1 or opts.max_steps < 1 or opts.ckpt_every < 1:
@@ -285,9 +285,13 @@ def train(opts: TrainOptions) -> TrainResult:
     random.seed(opts.seed)
     np.random.seed(opts.seed)
     torch.manual_seed(opts.seed)
+    if not ctx.is_main:
+        barrier(ctx)  # rank 0 builds the data cache first
     patches, reals, sources = _cached_data(opts, run, config.image_size)
+    if ctx.is_main:
+        barrier(ctx)
     ds = HarmonizerDataset(patches, reals, config.image_size, real_fraction=opts.real_fraction, seed=opts.seed)
-    trainer = HarmonizerTrainer(config, opts, build_embedder(opts.embed))
+    trainer = HarmonizerTrainer(config, opts, build_embedder(opts.embed), ctx)
     resumed_from = None
     if loaded is not None:
         trainer.load(loaded)
@@ -296,19 +300,23 @@ def train(opts: TrainOptions) -> TrainResult:
     info = {"options": {k: (str(v) if isinstance(v, Path) else v) for k, v in dataclasses.asdict(opts).items()},
             "config": config.to_dict(), "faces": len(patches), "real_composites": len(reals), "sources": sources}
     text = json.dumps(info, indent=2, default=str)
-    atomic_write(run / "run.json", lambda p: Path(p).write_text(text, encoding="utf-8"))
+    if ctx.is_main:
+        atomic_write(run / "run.json", lambda p: Path(p).write_text(text, encoding="utf-8"))
     start = trainer.step
     result = TrainResult(step=start, checkpoint=found, resumed_from=resumed_from)
     if start >= opts.max_steps:
         return result
-    logger = TrainLogger(run, total_steps=opts.max_steps, start_step=start, progress=opts.progress)
-    if resumed_from is not None:
+    logger = TrainLogger(run, enabled=ctx.is_main, total_steps=opts.max_steps, start_step=start,
+                         progress=opts.progress)  # fmt: skip
+    if ctx.is_main and resumed_from is not None:
         logger.truncate_after(start)
     meta = {CONFIG_METADATA_KEY: json.dumps(config.to_dict()), "format": "faceweave-harmonizer-checkpoint"}
 
     def save() -> None:
-        result.checkpoint = ckpt.save_checkpoint(ckpt_dir, trainer.step, trainer.tensors(),
-                                                 dict(trainer.state(), weights=dataclasses.asdict(opts.weights)), meta)
+        if ctx.is_main:
+            state = dict(trainer.state(), weights=dataclasses.asdict(opts.weights), world_size=ctx.world_size)
+            result.checkpoint = ckpt.save_checkpoint(ckpt_dir, trainer.step, trainer.tensors(), state, meta)
+        barrier(ctx)
 
     try:
         last_saved = _loop(opts, trainer, ds, logger, result, save)
@@ -320,63 +328,13 @@ def train(opts: TrainOptions) -> TrainResult:
     return result
 
 
-# ----------------------------------------------------------------------------- command line
-def add_train_harmonizer_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--photos", type=Path, required=True, help="folder of photos with faces (no labels needed)")
-    p.add_argument("--frames", type=Path, nargs="*", default=[], metavar="VIDEO", help="clips whose frames add faces")
-    p.add_argument("--frame-every", type=int, default=15, help="use every N-th frame of each clip (default 15)")
-    p.add_argument("--exclude", action="append", default=[], metavar="PATTERN",
-                   help="skip photos whose name matches (repeatable; e.g. a held-out set)")
-    p.add_argument("--out", type=Path, required=True, help="run directory (checkpoints, logs, data cache)")
-    p.add_argument("--preset", default="demo", choices=("demo", "default", "tiny"))
-    p.add_argument("--resume", action="store_true", help="continue from the run's latest checkpoint")
-    p.add_argument("--max-steps", type=int, default=2000)
-    p.add_argument("--max-minutes", type=float, default=None, help="stop (with a checkpoint) after this wall time")
-    p.add_argument("--batch-size", type=int, default=8)
-    p.add_argument("--lr", type=float, default=3e-4)
-    p.add_argument("--ckpt-every", type=int, default=200)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--real-pairs", type=int, default=200, help="cross-identity composites from the engines (0: none)")
-    p.add_argument("--real-fraction", type=float, default=0.25, help="share of real composites in a batch")
-    p.add_argument("--reuse", type=int, default=4, help="use each composite ≈ this many times (1: every item new)")
-    p.add_argument("--embed", default="none", choices=EMBEDDERS, help="frozen network of the embedding loss H4")
-    p.add_argument("--gt-weight", type=float, default=None, help="λ of H5 (default 20)")
-    p.add_argument("--gt-charbonnier", type=float, default=0.0, metavar="EPS",
-                   help="H5 with the Charbonnier error √(e² + ε²) − ε instead of the squared error (0: squared)")
-    p.add_argument("--no-progress", action="store_true")
-
-
-def options_from_args(a: argparse.Namespace) -> TrainOptions:
-    if a.frame_every < 1:
-        raise FaceweaveError("--frame-every must be ≥ 1")
-    return TrainOptions(photos=a.photos, frames=list(a.frames), exclude=list(a.exclude), frame_every=a.frame_every,
-                        out=a.out, preset=a.preset, resume=a.resume, max_steps=a.max_steps,
-                        max_minutes=a.max_minutes, batch_size=a.batch_size, lr=a.lr, ckpt_every=a.ckpt_every,
-                        seed=a.seed, real_pairs=a.real_pairs, embed=a.embed,
-                        real_fraction=a.real_fraction, reuse=a.reuse, progress=not a.no_progress,
-                        weights=_loss_weights(a))
-
-
-def _loss_weights(a: argparse.Namespace) -> HarmonizerLossWeights:
-    w = HarmonizerLossWeights(gt_eps=a.gt_charbonnier)
-    if a.gt_weight is not None:
-        w.gt = a.gt_weight
-    return w
-
-
 def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``python -m faceweave.train.harmonizer`` (and torchrun); returns an exit code."""
+    from faceweave.train.entry import run_trainer
+
     p = argparse.ArgumentParser(prog="python -m faceweave.train.harmonizer", description=__doc__.splitlines()[0])
     add_train_harmonizer_args(p)
-    a = p.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    try:
-        train(options_from_args(a))
-    except FaceweaveError as e:
-        import sys
-
-        sys.stderr.write(f"faceweave: error: {e}\n")
-        return e.exit_code
-    return 0
+    return run_trainer(p, argv, options_from_args, train)
 
 
 if __name__ == "__main__":

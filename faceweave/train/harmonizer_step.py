@@ -19,6 +19,7 @@ from faceweave.models.harmonizer import (
 )
 from faceweave.models.harmonizer import losses as L
 from faceweave.train import checkpoint as ckpt
+from faceweave.train.distributed import DistContext, mean_over_ranks, wrap_ddp
 
 
 @dataclass
@@ -82,13 +83,23 @@ class HistoryBuffer:
 
 
 class HarmonizerTrainer:
-    """One optimisation step at a time, with the alternating G / D schedule."""
+    """One optimisation step at a time, with the alternating G / D schedule.
 
-    def __init__(self, config: HarmonizerConfig, opts: StepOptions, embed: L.Embedder | None) -> None:
+    Under torchrun G and D are each wrapped in ``DistributedDataParallel`` and only the network the
+    phase trains runs through its wrapper (the other is called bare: frozen in that phase, it has no
+    gradients to average). The losses the phase thresholds read are averaged over ranks first, so every
+    rank switches phase at the same step.
+    """
+
+    def __init__(self, config: HarmonizerConfig, opts: StepOptions, embed: L.Embedder | None,
+                 ctx: DistContext | None = None) -> None:
         self.config, self.opts, self.embed = config, opts, embed
+        self.ctx = ctx or DistContext()
         self.w, self.sched = opts.weights, opts.schedule
-        self.G = UNetGenerator(config)
-        self.D = ResNetDiscriminator(config)
+        torch.manual_seed(opts.seed)  # the same initial weights on every rank (DDP also broadcasts rank 0's)
+        self.G = UNetGenerator(config).to(self.ctx.device)
+        self.D = ResNetDiscriminator(config).to(self.ctx.device)
+        self.G_ddp, self.D_ddp = wrap_ddp(self.G, self.ctx), wrap_ddp(self.D, self.ctx)
         self.opt_g = torch.optim.Adam(self.G.parameters(), lr=opts.lr, betas=(0.5, 0.999))
         self.opt_d = torch.optim.Adam(self.D.parameters(), lr=opts.lr, betas=(0.5, 0.999))
         self.history = HistoryBuffer(self.sched.history)
@@ -103,7 +114,7 @@ class HarmonizerTrainer:
     def generator_losses(self, b: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         x, m, y = b["x"], b["m"], b["y"]
         gate = mask_gate(m)
-        out = self.G(x, m, gate, clamp=False)
+        out = self.G_ddp(x, m, gate, clamp=False)
         parts = {
             "adv_g": L.g_adversarial_loss(self.D(out, m)),
             "pix": L.pixel_loss(out, x, m, self.w.pix_inside),
@@ -118,7 +129,8 @@ class HarmonizerTrainer:
         return total, parts
 
     def train_step(self, b: dict[str, torch.Tensor]) -> dict[str, float]:
-        """One step of the current phase: exactly one backward pass."""
+        """One step of the current phase: exactly one backward pass. Returns the losses (means over ranks)."""
+        b = {k: v.to(self.ctx.device) for k, v in b.items()}
         rec: dict[str, float] = {}
         if self.phase == "G":
             self.D.requires_grad_(False)
@@ -128,19 +140,22 @@ class HarmonizerTrainer:
             torch.nn.utils.clip_grad_norm_(self.G.parameters(), self.clip)
             self.opt_g.step()
             self.D.requires_grad_(True)
-            v = float(total.detach())
+            rec.update(mean_over_ranks({**{k: float(t.detach()) for k, t in parts.items()},
+                                        "g_total": float(total.detach())}, self.ctx))
+            v = rec["g_total"]
             self.ema_g = v if self.ema_g is None else self.sched.ema * self.ema_g + (1 - self.sched.ema) * v
-            rec.update({k: float(t.detach()) for k, t in parts.items()}, g_total=v)
             done = self.ema_g < self.sched.tau_g or self.phase_steps + 1 >= self.sched.max_phase_g
         else:
             with torch.no_grad():
                 fake = self.G(b["x"], b["m"])
             fake, fm = self.history.mix(fake, b["m"], self.sched.history_share, self.gen)
-            loss = L.d_adversarial_loss(self.D(b["y"], b["m"]), self.D(fake, fm))
+            logits = self.D_ddp(torch.cat([b["y"], fake]), torch.cat([b["m"], fm]))  # one forward for DDP
+            real_logits, fake_logits = logits.split(b["y"].shape[0])
+            loss = L.d_adversarial_loss(real_logits, fake_logits)
             self.opt_d.zero_grad(set_to_none=True)
             loss.backward()
             self.opt_d.step()
-            v = float(loss.detach())
+            v = mean_over_ranks({"adv_d": float(loss.detach())}, self.ctx)["adv_d"]
             self.ema_d = v if self.ema_d is None else self.sched.ema * self.ema_d + (1 - self.sched.ema) * v
             rec["adv_d"] = v
             done = self.ema_d < self.sched.tau_d or self.phase_steps + 1 >= self.sched.max_phase_d
@@ -186,16 +201,17 @@ class HarmonizerTrainer:
         self.step = c.step
 
 
-def batch_at(ds: HarmonizerDataset, step: int, batch_size: int, reuse: int = 1,
-             pool: int = 256, cache: ItemCache | None = None) -> dict[str, torch.Tensor]:
-    """Batch number ``step`` — a function of the step only, so a resumed run sees the same batches.
+def batch_at(ds: HarmonizerDataset, step: int, batch_size: int, reuse: int = 1, pool: int = 256,
+             cache: ItemCache | None = None, rank: int = 0, world: int = 1) -> dict[str, torch.Tensor]:
+    """This rank's share (items rank, rank + world, …) of batch number ``step`` — a function of the step
+    only, so a resumed run sees the same batches and N ranks see the batches of one process.
 
     ``reuse`` 1: items step·B … step·B + B − 1. ``reuse`` k > 1 (ours, for a CPU where making a
     composite costs more than a generator step): only B / k new items per step; the batch draws B
     items from the newest ``pool`` ones (seeded by the step), each made once and kept in ``cache``.
     """
     if reuse <= 1:
-        items = [_quantized(ds[(step * batch_size + i) % len(ds)]) for i in range(batch_size)]
+        items = [_quantized(ds[(step * batch_size + i) % len(ds)]) for i in range(batch_size)[rank::world]]
     else:
         new = max(batch_size // reuse, 1)
         hi = (step + 1) * new
@@ -204,7 +220,7 @@ def batch_at(ds: HarmonizerDataset, step: int, batch_size: int, reuse: int = 1,
         idx = [hi - 1 - j for j in range(min(new, hi))]  # the new ones are always in
         idx += [lo + int(i) for i in torch.randint(hi - lo, (batch_size - len(idx),), generator=g)]
         c = cache if cache is not None else ItemCache()
-        items = [c.get(ds, i % len(ds), lo) for i in idx]
+        items = [c.get(ds, i % len(ds), lo) for i in idx[rank::world]]
     return {k: torch.stack([it[k] for it in items]) for k in items[0]}
 
 
