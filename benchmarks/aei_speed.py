@@ -1,18 +1,16 @@
-"""AEI-Net speed: ms per face at inference, training samples/s on 1 and 2 gloo ranks, FLOPs per step.
+"""AEI-Net speed: ms per face at inference, FLOPs per step (training samples/s: train_scaling.py).
 
     .venv/bin/python benchmarks/aei_speed.py infer [--preset small] [--size N] [--repeat 20]
     .venv/bin/python benchmarks/aei_speed.py engine [--repeat 5]          # the shipped demo weights, real photos
-    .venv/bin/python benchmarks/aei_speed.py train [--batch-size 8] [--steps 3] [--preset cpu]
     .venv/bin/python benchmarks/aei_speed.py flops [--preset paper] [--batch-size 8]
 
 ``infer``: E + G forward of a preset (default ``small``, 128 px; ``--size`` changes only the resolution)
 for one face on 1 thread, wall and CPU time; the source's z_id (identity net on its 112×112 crop) is
 timed separately because the engine computes it once per source, not per frame.
 ``engine``: ``AEIEngine.swap_face`` on two real photos
-(analysis excluded; alignment, generation, paste-back and blending included). ``train``: the trainer's
-own step on synthetic batches (data loading not counted), 1 process vs the same global batch split over
-2 processes joined with gloo (DDP), one thread each. ``flops``: one training step counted on the meta
-device with ``torch.utils.flop_counter`` (nothing is computed), for the GPU-time estimate in docs/aei.md.
+(analysis excluded; alignment, generation, paste-back and blending included). ``flops``: one training
+step counted on the meta device with ``torch.utils.flop_counter`` (nothing is computed),
+for the GPU-time estimate in docs/aei.md.
 """
 
 from __future__ import annotations
@@ -20,12 +18,10 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
-import socket
 import sys
 import time
 
 import torch
-import torch.multiprocessing as mp
 
 from faceweave.models.aei import AEIConfig, AEINet, FrozenIdentity
 from faceweave.train.aei import AEITrainer
@@ -106,50 +102,6 @@ def _batch(n: int, size: int, seed: int = 0) -> dict[str, torch.Tensor]:
             "same": (torch.rand(n, generator=g) < 0.2).float()}
 
 
-def _time(trainer: AEITrainer, b: dict[str, torch.Tensor], steps: int) -> float:
-    trainer.train_step(b)
-    t0 = time.perf_counter()
-    for _ in range(steps):
-        trainer.train_step(b)
-    return (time.perf_counter() - t0) / steps
-
-
-def _worker(rank: int, world: int, port: int, preset: str, batch: int, steps: int, q: mp.Queue) -> None:
-    import torch.distributed as dist
-
-    from faceweave.train.distributed import DistContext
-
-    torch.set_num_threads(1)
-    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world)
-    try:
-        torch.manual_seed(0)
-        cfg = AEIConfig.preset(preset)
-        trainer = AEITrainer(AEINet(cfg), _identity(), ctx=DistContext(rank=rank, world_size=world))
-        sec = _time(trainer, _batch(batch // world, cfg.image_size, rank), steps)
-        if rank == 0:
-            q.put(sec)
-    finally:
-        dist.destroy_process_group()
-
-
-def bench_train(preset: str, batch: int, steps: int) -> None:
-    torch.set_num_threads(1)
-    torch.manual_seed(0)
-    cfg = AEIConfig.preset(preset)
-    one = _time(AEITrainer(AEINet(cfg), _identity()), _batch(batch, cfg.image_size), steps)
-    print(f"train {preset} ({cfg.image_size} px), global batch {batch}: 1 rank  {batch / one:.2f} samples/s "
-          f"({one:.2f} s/step)")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    ctx = mp.get_context("spawn")
-    q = ctx.Queue()
-    mp.spawn(_worker, args=(2, port, preset, batch, steps, q), nprocs=2, join=True)
-    two = q.get()
-    print(f"train {preset} ({cfg.image_size} px), global batch {batch}: 2 ranks {batch / two:.2f} samples/s "
-          f"({two:.2f} s/step) — {one / two:.2f}× of 1 rank")
-
-
 def bench_flops(preset: str, batch: int) -> None:
     from torch.utils.flop_counter import FlopCounterMode
 
@@ -182,7 +134,7 @@ def bench_flops(preset: str, batch: int) -> None:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("what", choices=("infer", "engine", "train", "flops"))
+    p.add_argument("what", choices=("infer", "engine", "flops"))  # training samples/s: train_scaling.py
     p.add_argument("--size", type=int, default=None)
     p.add_argument("--repeat", type=int, default=20)
     p.add_argument("--preset", default=None)
@@ -193,8 +145,6 @@ def main() -> None:
         bench_infer(a.size, a.repeat, a.preset or "small")
     elif a.what == "engine":
         bench_engine(a.repeat)
-    elif a.what == "train":
-        bench_train(a.preset or "cpu", a.batch_size, a.steps)
     else:
         bench_flops(a.preset or "paper", a.batch_size)
 

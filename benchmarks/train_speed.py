@@ -1,10 +1,9 @@
-"""RSGAN training speed on this machine: samples/s of full Algorithm-A1 steps, and 2 gloo ranks vs 1.
+"""RSGAN training speed on this machine: samples/s of full Algorithm-A1 steps per preset.
 
-    .venv/bin/python benchmarks/train_speed.py [--batch-size 16] [--steps 4] [--skip-ddp]
+    .venv/bin/python benchmarks/train_speed.py [--batch-size 16] [--steps 4]
 
 Uses the trainer's own step (:class:`faceweave.train.rsgan.RSGANTrainer`) on synthetic batches, so data
-loading is not counted. The distributed rows run the same global batch split over 2 processes joined
-with gloo (what ``torchrun --nproc_per_node=2`` does), one thread each, against 1 process with 1 thread.
+loading is not counted. 1 vs 2 processes (gloo) for every trainer: ``benchmarks/train_scaling.py``.
 """
 
 from __future__ import annotations
@@ -12,16 +11,13 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
-import socket
 import sys
 import time
 
 import torch
-import torch.multiprocessing as mp
 
 from faceweave.models.rsgan import RSGAN, RSGANConfig
 from faceweave.models.rsgan.losses import RSGANLossWeights
-from faceweave.train.distributed import cleanup_distributed, init_distributed
 from faceweave.train.rsgan import RSGANTrainer
 
 ATTRS = ["Male", "Smiling", "Eyeglasses"]
@@ -60,31 +56,6 @@ def single(preset: str, size: int, batch: int, steps: int, warmup: int, threads:
     return batch / time_steps(trainer, synthetic_batch(batch, size, cfg.n_attr), steps, warmup)
 
 
-def _rank_main(rank: int, world: int, port: int, preset: str, size: int, batch: int, steps: int, warmup: int,
-               out: mp.SimpleQueue) -> None:  # fmt: skip
-    os.environ.update(RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank), MASTER_ADDR="127.0.0.1",
-                      MASTER_PORT=str(port))  # fmt: skip
-    torch.set_num_threads(1)
-    ctx = init_distributed("cpu")
-    torch.manual_seed(0)
-    cfg = make_config(preset, size)
-    trainer = RSGANTrainer(RSGAN(cfg), RSGANLossWeights(), ctx)
-    sec = time_steps(trainer, synthetic_batch(batch // world, size, cfg.n_attr, seed=rank), steps, warmup)
-    if rank == 0:
-        out.put(batch / sec)
-    cleanup_distributed(ctx)
-
-
-def distributed(preset: str, size: int, batch: int, steps: int, warmup: int, world: int = 2) -> float:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    q = mp.get_context("spawn").SimpleQueue()
-    mp.start_processes(_rank_main, args=(world, port, preset, size, batch, steps, warmup, q), nprocs=world,
-                       start_method="spawn")  # fmt: skip
-    return q.get()
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--batch-size", type=int, default=16)
@@ -92,7 +63,6 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--threads", type=int, default=1,
                     help="torch threads of the single-process rows (1 is fastest on a shared, busy CPU)")  # fmt: skip
-    ap.add_argument("--skip-ddp", action="store_true")
     ap.add_argument("--skip-default", action="store_true", help="skip the paper-scale 128-px model")
     args = ap.parse_args(argv)
     cores = os.cpu_count() or 1
@@ -103,12 +73,6 @@ def main(argv: list[str] | None = None) -> int:
         sps = single(preset, size, args.batch_size, args.steps, args.warmup, threads=args.threads)
         rows.append((f"{preset} {size}px ({params:.1f}M params)", f"1 proc × {args.threads} thr", sps))
         print(f"{rows[-1][0]:<32} {rows[-1][1]:<16} {sps:8.2f} samples/s", file=sys.stderr, flush=True)
-    if not args.skip_ddp:
-        for preset, size in [("demo", 64)]:
-            one = single(preset, size, args.batch_size, args.steps, args.warmup, threads=1)
-            rows.append((f"{preset} {size}px", "1 proc × 1 thr", one))
-            two = distributed(preset, size, args.batch_size, args.steps, args.warmup)
-            rows.append((f"{preset} {size}px", "2 gloo ranks × 1 thr", two))
     print(f"\nRSGAN training speed, CPU, global batch {args.batch_size}, torch {torch.__version__}, {cores} cores")
     print(f"| {'model':<32} | {'processes':<20} | samples/s |")
     print(f"|{'-' * 34}|{'-' * 22}|-----------|")
