@@ -1,4 +1,5 @@
 """Atomic file output: write beside the target, then rename into place; never a half-written file.
+Also the one file digest (:func:`sha256_file`).
 
 The one atomic writer of the package: images and videos (:mod:`faceweave.media`), model weights
 (``save_pretrained``), dataset shards and training checkpoints all go through it. It lives at the
@@ -8,6 +9,7 @@ ground layer because models and training write files too and must not import :mo
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import tempfile
 from collections.abc import Callable, Iterator
@@ -55,3 +57,12 @@ def atomic_open(target: str | os.PathLike[str], *, fsync: bool = False) -> Itera
     """A binary file opened for writing in place of ``target``; it replaces ``target`` on success."""
     with atomic_path(target, fsync=fsync) as tmp, open(tmp, "wb") as f:
         yield f
+
+
+def sha256_file(path: str | os.PathLike[str]) -> str:
+    """The sha256 of a file's bytes (hex), read in 1 MiB blocks: registry checks, checkpoint sidecars, manifests."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()

@@ -8,13 +8,13 @@ user which package to install.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import os
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+from faceweave.atomic import sha256_file
 from faceweave.errors import FaceweaveError
 
 
@@ -67,14 +67,6 @@ def _module_dir(module: str) -> Path:
     if spec is None or spec.origin is None:
         raise FaceweaveError(f"package '{module}' is not installed")
     return Path(spec.origin).resolve().parent
-
-
-def sha256_file(path: str | os.PathLike[str]) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 _DLIB_NOTE = (

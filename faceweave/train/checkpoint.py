@@ -20,7 +20,6 @@ line and the previous one is loaded instead (:func:`load_checkpoint`).
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import random
@@ -35,6 +34,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from faceweave.atomic import atomic_write as _atomic_write
+from faceweave.atomic import sha256_file
 from faceweave.errors import FaceweaveError
 from faceweave.models.checkpoints import LATEST, checkpoint_stem, latest_checkpoint, list_checkpoints
 
@@ -116,14 +116,6 @@ class Checkpoint:
     weights_path: Path
 
 
-def _sha256(path: str | os.PathLike[str]) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _remove_stale_temporaries(d: Path) -> None:
     """Temporary files of a save that was SIGKILLed mid-write (only rank 0 writes here, one save at a time)."""
     for pattern in (".step_*.part", f".{LATEST}.*.part"):
@@ -158,7 +150,7 @@ def save_checkpoint(
     def hashed(name: str, write: Callable[[str], None]) -> Callable[[str], None]:
         def run(tmp: str) -> None:
             write(tmp)
-            digests[name] = _sha256(tmp)
+            digests[name] = sha256_file(tmp)
 
         return run
 
@@ -210,7 +202,7 @@ def verify_checkpoint(weights_path: str | os.PathLike[str]) -> str | None:
         return f"{side.name} is unreadable"
     for f in (p, pt):
         want = expected.get(f.name.strip())
-        if want is None or _sha256(f) != want:
+        if want is None or sha256_file(f) != want:
             return f"{f.name} does not match its sha256 in {side.name} (corrupt or truncated)"
     return None
 

@@ -10,7 +10,6 @@ so signing is the very last step of writing.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -18,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from faceweave import __version__
+from faceweave.atomic import sha256_file
 from faceweave.errors import FaceweaveError
 from faceweave.media.provenance.signing import SigningIdentity
 from faceweave.media.provenance.xmp import IPTC_DST
@@ -31,14 +31,6 @@ FACEWEAVE_ASSERTION = "org.faceweave.synthetic"
 # Validation codes meaning the signed content changed after signing (the hard binding broke).
 HARD_BINDING_FAILURES = ("assertion.dataHash.mismatch", "assertion.bmffHash.mismatch",
                          "assertion.boxesHash.mismatch", "assertion.collectionHash.mismatch")
-
-
-def sha256_file(path: str | os.PathLike[str]) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def can_sign(path: str | os.PathLike[str]) -> bool:
