@@ -69,9 +69,8 @@ from faceweave.train.distributed import (
     StepBatchSampler,
     any_rank,
     barrier,
-    cleanup_distributed,
+    distributed_run,
     elastic_restart_count,
-    init_distributed,
     inject_fault,
     make_sampler,
 )
@@ -130,11 +129,8 @@ def _gather_rng(ctx: DistContext) -> list[dict[str, Any]]:
 
 def train(opts: TrainOptions, dataset: Dataset | None = None, identity: nn.Module | None = None) -> TrainResult:
     """Train (or resume) an AEI-Net run; ``dataset`` / ``identity`` override ``--data`` / ``--identity``."""
-    ctx = init_distributed(opts.device)
-    try:
+    with distributed_run(opts.device) as ctx:
         return _train(opts, dataset, identity, ctx)
-    finally:
-        cleanup_distributed(ctx)
 
 
 def _check_options(opts: TrainOptions, ctx: DistContext) -> None:

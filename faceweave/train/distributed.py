@@ -21,6 +21,7 @@ tests use to kill one rank mid-run (``FACEWEAVE_FAULT_KILL=RANK:STEP``, first at
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import logging
 import os
@@ -110,6 +111,16 @@ def _attempt_store(rank: int, world: int, timeout: datetime.timedelta) -> dist.S
     store = dist.TCPStore(os.environ["MASTER_ADDR"], int(os.environ["MASTER_PORT"]), world,
                           is_master=rank == 0 and not agent_store, timeout=timeout)
     return dist.PrefixStore(f"faceweave/attempt{elastic_restart_count()}", store)
+
+
+@contextlib.contextmanager
+def distributed_run(device: str | None = None) -> Iterator[DistContext]:
+    """``with distributed_run(opts.device) as ctx:`` — join torchrun's group (or not) and always leave it."""
+    ctx = init_distributed(device)
+    try:
+        yield ctx
+    finally:
+        cleanup_distributed(ctx)
 
 
 def cleanup_distributed(ctx: DistContext) -> None:

@@ -72,9 +72,8 @@ from faceweave.train.distributed import (
     DistContext,
     any_rank,
     barrier,
-    cleanup_distributed,
+    distributed_run,
     elastic_restart_count,
-    init_distributed,
     inject_fault,
 )
 from faceweave.train.harmonizer_options import EMBEDDERS, TrainOptions, add_train_harmonizer_args, options_from_args
@@ -260,11 +259,8 @@ def train(opts: TrainOptions) -> TrainResult:
     """Train (or resume) a harmonizer run: one process, or ``torchrun --nproc_per_node=N`` (G and D in
     DistributedDataParallel, ``--batch-size`` the global batch; rank 0 builds the data cache, logs and
     saves; an elastic restart resumes from the last checkpoint)."""
-    ctx = init_distributed(opts.device)
-    try:
+    with distributed_run(opts.device) as ctx:
         return _train(opts, ctx)
-    finally:
-        cleanup_distributed(ctx)
 
 
 def _train(opts: TrainOptions, ctx: DistContext) -> TrainResult:

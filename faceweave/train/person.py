@@ -43,8 +43,7 @@ from faceweave.train.distributed import (
     DistContext,
     any_rank,
     barrier,
-    cleanup_distributed,
-    init_distributed,
+    distributed_run,
     inject_fault,
     mean_over_ranks,
     wrap_ddp,
@@ -166,11 +165,8 @@ def train(o: PersonTrainOptions) -> Path:
     backward per step), each rank on its share of the global ``--batch``; rank 0 extracts the faces,
     logs, checkpoints and writes the person file; an elastic restart resumes from the last checkpoint.
     """
-    ctx = init_distributed(o.device)
-    try:
+    with distributed_run(o.device) as ctx:
         return _train(o, ctx)
-    finally:
-        cleanup_distributed(ctx)
 
 
 def _train(o: PersonTrainOptions, ctx: DistContext) -> Path:

@@ -55,9 +55,8 @@ from faceweave.train.distributed import (
     any_rank,
     barrier,
     broadcast_parameters,
-    cleanup_distributed,
+    distributed_run,
     elastic_restart_count,
-    init_distributed,
     inject_fault,
     make_sampler,
 )
@@ -136,11 +135,8 @@ def _gather_rng(ctx: DistContext) -> list[dict[str, Any]]:
 
 def train(opts: TrainOptions, dataset: Dataset | None = None) -> TrainResult:
     """Train (or resume) an RSGAN run; ``dataset`` overrides ``--data`` (any Dataset of RSGAN item dicts)."""
-    ctx = init_distributed(opts.device)
-    try:
+    with distributed_run(opts.device) as ctx:
         return _train(opts, dataset, ctx)
-    finally:
-        cleanup_distributed(ctx)
 
 
 @dataclass
