@@ -83,8 +83,11 @@ def _source(eng: object, source: ImageLike | None, index: int | None) -> tuple[P
         return None, None
     if source is None:
         raise FaceweaveError(f"engine '{getattr(eng, 'name', '?')}' needs a source photo")
+    from faceweave.analysis.cache import analyze_cached  # the same source on many targets is analysed once
+
     src = as_picture(source)
-    return src, _pick_source(_analyze(src.rgb, mesh=getattr(eng, "needs_mesh", False), identity=False), src, index)
+    faces = analyze_cached(src.rgb, mesh=getattr(eng, "needs_mesh", False), identity=False)
+    return src, _pick_source(faces, src, index)
 
 
 def _reference_face(reference: ImageLike | None) -> Face | None:

@@ -13,6 +13,12 @@ on the output inside the target's face box (DESIGN.md §5):
 
 The same expression error of the *source* vs the target is printed for reference (what a swap that
 carries the source's expression would score).
+
+The measure is noisy: dlib's fit moves with pixels far from the eyes and mouth (re-saving a target
+as JPEG 80 alone moves one frame's error by up to 0.045; 72 px of a hand mask, 0.011). ``--floor``
+prints what each target frame swapped onto *itself* scores (the engine's own floor on these frames),
+``--jitter`` adds the error of landmarks averaged over 7 face boxes shifted by ±2 % (output and target
+alike): a lower-variance reading of the same quantity, for telling a real change from noise.
 """
 
 from __future__ import annotations
@@ -67,6 +73,17 @@ def expression_error(a: np.ndarray, b: np.ndarray) -> float:
     return abs(eye_aspect_ratio(a) - eye_aspect_ratio(b)) + abs(mouth_aspect_ratio(a) - mouth_aspect_ratio(b))
 
 
+JITTER = ((0, 0, 0, 0), (1, 0, 1, 0), (-1, 0, -1, 0), (0, 1, 0, 1), (0, -1, 0, -1), (-1, -1, 1, 1), (1, 1, -1, -1))
+
+
+def averaged_landmarks(rgb: np.ndarray, box: np.ndarray) -> np.ndarray:
+    """dlib's 68 points averaged over the face box shifted by ±2 % of its width (:data:`JITTER`)."""
+    from faceweave.analysis.landmarks import landmarks_68
+
+    d = 0.02 * float(box[2] - box[0])
+    return np.mean([landmarks_68(rgb, box + np.asarray(j, np.float32) * d) for j in JITTER], axis=0)
+
+
 def clip_frame(name: str, index: int) -> np.ndarray:
     from faceweave.media.video import read_frames
 
@@ -80,12 +97,48 @@ def pct(v: list[float], q: float) -> float:
     return float(np.percentile(np.asarray(v), q))
 
 
+def summarise(rows: list[dict], a: argparse.Namespace, eng: object, opts: object, targets: list) -> None:
+    """Print the figures of the pairs (and with ``--floor`` swap each target onto itself)."""
+    from faceweave.analysis.landmarks import landmarks_68
+
+    e = [r["expr_err"] for r in rows]
+    es = [r["expr_src"] for r in rows]
+    nearer = [r["id_src"] < r["id_tgt"] for r in rows]
+    pose = [r["pose"] for r in rows]
+    out = sys.stdout.write
+    out(f"engine={a.engine} blend={a.blend} extra={a.extra or {}} pairs={len(rows)}\n")
+    out(f"  expression error   mean {np.mean(e):.3f}  median {statistics.median(e):.3f}  p90 {pct(e, 90):.3f}\n")
+    out(f"  eye part mean {np.mean([r['eye_err'] for r in rows]):.3f}   mouth part mean "
+        f"{np.mean([r['mouth_err'] for r in rows]):.3f}\n")
+    for tn in dict.fromkeys(r["target"] for r in rows):
+        v = [r["expr_err"] for r in rows if r["target"] == tn]
+        out(f"    target {tn:38s} expression error mean {np.mean(v):.3f}\n")
+    out(f"  (source vs target  mean {np.mean(es):.3f}  median {statistics.median(es):.3f})\n")
+    if a.jitter:
+        jit = np.mean([r["expr_jitter"] for r in rows])
+        out(f"  expression error, landmarks averaged over 7 boxes: mean {jit:.3f}\n")
+    if a.floor:
+        own = [expression_error(landmarks_68(eng.swap_face(t, f, t, f, opts), f.box), f.landmarks)
+               for _, t, f in targets]
+        out(f"  floor (each target onto itself): mean {np.mean(own):.3f}  " + " ".join(f"{v:.3f}" for v in own) + "\n")
+    id_src, id_tgt = np.mean([r["id_src"] for r in rows]), np.mean([r["id_tgt"] for r in rows])
+    out(f"  identity nearer source {100 * np.mean(nearer):.1f} %   id→src mean {id_src:.3f}   id→tgt {id_tgt:.3f}\n")
+    out(f"  pose (max |Δ| of yaw/pitch/roll) median {statistics.median(pose):.1f}°  p90 {pct(pose, 90):.1f}°\n")
+    out(f"  ms per swap median {statistics.median([r['ms'] for r in rows]):.1f}\n")
+    for r in rows:
+        if r["expr_err"] > 0.08 or r["id_src"] >= r["id_tgt"]:
+            out(f"    {r['source']:26s} → {r['target']:36s} expr {r['expr_err']:.3f} "
+                f"id {r['id_src']:.3f}/{r['id_tgt']:.3f}\n")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--engine", default="warp")
     ap.add_argument("--blend", default="multiband")
     ap.add_argument("--json", default=None, help="write the per-pair records here")
     ap.add_argument("--extra", default="", help="engine extra options, k=v,k=v (floats)")
+    ap.add_argument("--floor", action="store_true", help="also swap each target frame onto itself")
+    ap.add_argument("--jitter", action="store_true", help="also the box-jitter-averaged expression error")
     a = ap.parse_args()
 
     from faceweave.analysis import analyze
@@ -120,6 +173,8 @@ def main() -> int:
             emb = embedding(out, lm, tf.box)
             h, w = trgb.shape[:2]
             pose = M.pose_difference(M.head_pose(lm, (w, h)), M.head_pose(tf.landmarks, (w, h)))
+            if a.jitter:
+                jit = expression_error(averaged_landmarks(out, tf.box), averaged_landmarks(trgb, tf.box))
             rows.append(
                 {
                     "source": sn,
@@ -133,29 +188,10 @@ def main() -> int:
                     "pose": max(pose),
                     "yaw": pose[0],
                     "ms": ms,
+                    **({"expr_jitter": jit} if a.jitter else {}),
                 }
             )
-    e = [r["expr_err"] for r in rows]
-    es = [r["expr_src"] for r in rows]
-    nearer = [r["id_src"] < r["id_tgt"] for r in rows]
-    pose = [r["pose"] for r in rows]
-    out = sys.stdout.write
-    out(f"engine={a.engine} blend={a.blend} extra={extra} pairs={len(rows)}\n")
-    out(f"  expression error   mean {np.mean(e):.3f}  median {statistics.median(e):.3f}  p90 {pct(e, 90):.3f}\n")
-    out(f"  eye part mean {np.mean([r['eye_err'] for r in rows]):.3f}   mouth part mean "
-        f"{np.mean([r['mouth_err'] for r in rows]):.3f}\n")
-    for tn in dict.fromkeys(r["target"] for r in rows):
-        v = [r["expr_err"] for r in rows if r["target"] == tn]
-        out(f"    target {tn:38s} expression error mean {np.mean(v):.3f}\n")
-    out(f"  (source vs target  mean {np.mean(es):.3f}  median {statistics.median(es):.3f})\n")
-    id_src, id_tgt = np.mean([r["id_src"] for r in rows]), np.mean([r["id_tgt"] for r in rows])
-    out(f"  identity nearer source {100 * np.mean(nearer):.1f} %   id→src mean {id_src:.3f}   id→tgt {id_tgt:.3f}\n")
-    out(f"  pose (max |Δ| of yaw/pitch/roll) median {statistics.median(pose):.1f}°  p90 {pct(pose, 90):.1f}°\n")
-    out(f"  ms per swap median {statistics.median([r['ms'] for r in rows]):.1f}\n")
-    for r in rows:
-        if r["expr_err"] > 0.08 or r["id_src"] >= r["id_tgt"]:
-            out(f"    {r['source']:26s} → {r['target']:36s} expr {r['expr_err']:.3f} "
-                f"id {r['id_src']:.3f}/{r['id_tgt']:.3f}\n")
+    summarise(rows, a, eng, opts, targets)
     if a.json:
         Path(a.json).write_text(json.dumps(rows, indent=1))
     return 0

@@ -30,6 +30,7 @@ from faceweave.analysis.masks import face_oval_indices, mouth_open_ratio, mouth_
 from faceweave.compose.local import finish_local_swap
 from faceweave.compose.warp import polygon_distance, triangle_facing, warp_mesh
 from faceweave.engines.base import EngineBase, SwapOptions, register_engine
+from faceweave.engines.warp_inputs import in_background, is_grayscale, target_occlusion
 from faceweave.errors import FaceweaveError
 
 log = logging.getLogger(__name__)
@@ -304,31 +305,6 @@ def face_mask(shape: tuple[int, int], mesh: np.ndarray, coverage: np.ndarray, ke
     return cv2.GaussianBlur(m, (0, 0), sigmaX=radius / 2)
 
 
-def is_grayscale(rgb: np.ndarray, tolerance: int = 3) -> bool:
-    """Whether an RGB image is black-and-white (its channels differ by at most ``tolerance``)."""
-    a = rgb[::4, ::4].astype(np.int16)
-    return bool(np.abs(a[..., 0] - a[..., 1]).max() <= tolerance and np.abs(a[..., 1] - a[..., 2]).max() <= tolerance)
-
-
-def target_occlusion(target: np.ndarray, face: Face, options: SwapOptions) -> np.ndarray | None:
-    """What covers the target face (H×W float mask), kept from the target; None when nothing is.
-
-    ``face.masks["occlusion"]`` is used as given when a caller set it (the video path smooths it
-    over time); otherwise it is computed here unless ``options.extra["occlusion"]`` is False.
-    """
-    given = face.masks.get("occlusion")
-    if given is not None:
-        if given.shape != target.shape[:2]:
-            raise FaceweaveError(f"face.masks['occlusion'] is {given.shape}, not the target's {target.shape[:2]}")
-        return given.astype(np.float32)
-    if not options.extra.get("occlusion", True):
-        return None
-    from faceweave.analysis.occlusion import occlusion_mask
-
-    m = occlusion_mask(target, face)
-    return m if m.any() else None
-
-
 @register_engine("warp")
 class WarpEngine(EngineBase):
     """Mesh-based piecewise-affine warp of the source face onto the target face."""
@@ -352,6 +328,9 @@ class WarpEngine(EngineBase):
         if source_face.mesh is None or target_face.mesh is None:
             raise FaceweaveError("the warp engine needs the face mesh, which could not be fitted on this face")
         t0 = time.perf_counter()
+        # The hand model runs on its own thread while the mesh is warped here (numpy and OpenCV release
+        # the GIL; mediapipe's graph waits without it): its ≈15 ms overlap the warp's on two cores.
+        occluders_later = in_background(target_occlusion, target, target_face, options)
         tris = visible_triangles(source_face.mesh, target_face.mesh)
         if len(tris) < 50:
             raise FaceweaveError("the faces are turned too far apart for a mesh warp (too few shared triangles)")
@@ -372,7 +351,7 @@ class WarpEngine(EngineBase):
         keep_eyes = options.extra.get("keep_eyes", "auto")
         keep_eyes = keep_eyes if keep_eyes == "auto" else bool(keep_eyes)
         kept = target_kept_mask(sub.shape[:2], mesh, source_face.mesh, options.keep_mouth, keep_eyes)
-        occluders = target_occlusion(target, target_face, options)
+        occluders = occluders_later.result()
         if occluders is not None:
             kept = np.maximum(kept, occluded_features(occluders[y0:y1, x0:x1], mesh))
         mask = face_mask(sub.shape[:2], mesh, cover, kept)
