@@ -19,7 +19,7 @@ from faceweave.errors import FaceweaveError
 from faceweave.media import provenance as pv
 from faceweave.media.provenance import signing
 from faceweave.media.provenance import watermark as wm
-from tests.conftest import ASSETS, load_rgb, run_cli
+from conftest import ASSETS, load_rgb, run_cli
 
 
 def _faces(rgb: np.ndarray) -> list:

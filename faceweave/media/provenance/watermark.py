@@ -37,9 +37,7 @@ the mark can be detected while its payload is no longer readable.
 from __future__ import annotations
 
 import hashlib
-import itertools
 import logging
-import secrets
 from dataclasses import dataclass
 from functools import cache
 
@@ -47,11 +45,21 @@ import cv2
 import numpy as np
 
 from faceweave.analysis.align import CELEBA_5PT, similarity_transform
+from faceweave.media.provenance.payload import (  # noqa: F401 - re-exported: the payload is part of the mark
+    CODE_BITS,
+    FORMAT_VERSION,
+    ID_BITS,
+    PAYLOAD_BITS,
+    chase_decode,
+    crc16,
+    decode_payload,
+    encode_payload,
+    new_payload_id,
+)
 
 log = logging.getLogger(__name__)
 
 KEY = b"faceweave-watermark-v1"
-FORMAT_VERSION = 1
 N = 128  # side of the aligned crop the patterns live in
 CROP_ORIGIN = (29.0, 70.0)  # the RSGAN face crop of CelebA's aligned image (DESIGN.md §4) …
 CROP_SIDE = 120.0  # … 120×120 CelebA pixels, scaled to N×N
@@ -61,10 +69,6 @@ HP_SIGMA = 1.5  # detection works on crop − GaussianBlur(crop, σ): most of th
 PILOT_ALPHA = 200.0  # pilot projection aimed at (luma × sqrt(crop px)); in practice PSNR_MIN binds first
 PAYLOAD_ALPHA = 9.0  # minimum |projection| of each payload bit
 DECOYS = 64
-VERSION_BITS, ID_BITS, CRC_BITS = 4, 20, 16
-PAYLOAD_BITS = VERSION_BITS + ID_BITS
-CODE_BITS = PAYLOAD_BITS + CRC_BITS
-CHASE_BITS = 6  # flip up to two of the six least reliable bits
 Z_THRESHOLD = 6.0  # null z on untouched group photos reached 5.2 in the benchmark
 PSNR_MIN = 40.5  # dB inside the face; the mark is scaled down rather than go below
 SEARCH_RADIUS = 6  # crop pixels searched around the landmark alignment, every integer shift
@@ -72,64 +76,8 @@ SEARCH_SCALES = (0.0, -0.02, 0.02, -0.04, 0.04)  # log-scale offsets
 SEARCH_SUBPIXEL = ((0.0, 0.0), (0.5, 0.5))  # half-pixel phases of the shift grid
 WHITEN_SIGMA = 4.0  # crop pixels: the local rms the detector divides by (0 = off)
 WHITEN_FLOOR = 0.5  # luma levels: the smallest local rms (flat areas are not amplified without bound)
-
-
-# ---------------------------------------------------------------- payload coding
-def crc16(bits: np.ndarray) -> int:
-    """CRC-16/CCITT-FALSE (polynomial 0x1021, initial 0xFFFF) over a bit sequence, most significant first."""
-    reg = 0xFFFF
-    for b in bits.astype(np.uint8).tolist():
-        top = ((reg >> 15) & 1) ^ b
-        reg = (reg << 1) & 0xFFFF
-        if top:
-            reg ^= 0x1021
-    return reg
-
-
-def _int_bits(value: int, n: int) -> np.ndarray:
-    return np.array([(value >> (n - 1 - i)) & 1 for i in range(n)], np.uint8)
-
-
-def _bits_int(bits: np.ndarray) -> int:
-    v = 0
-    for b in bits.tolist():
-        v = (v << 1) | int(b)
-    return v
-
-
-def new_payload_id() -> int:
-    """A random 20-bit id for one output (not derived from any input)."""
-    return secrets.randbits(ID_BITS)
-
-
-def encode_payload(payload_id: int, version: int = FORMAT_VERSION) -> np.ndarray:
-    """40 bits: 4-bit version, 20-bit id, CRC-16 of those 24."""
-    if not 0 <= payload_id < 1 << ID_BITS:
-        raise ValueError(f"payload_id must fit in {ID_BITS} bits")
-    data = np.concatenate([_int_bits(version, VERSION_BITS), _int_bits(payload_id, ID_BITS)])
-    return np.concatenate([data, _int_bits(crc16(data), CRC_BITS)])
-
-
-def decode_payload(bits: np.ndarray) -> tuple[int, int] | None:
-    """(version, id) when the CRC matches, else None."""
-    data, crc = bits[:PAYLOAD_BITS], bits[PAYLOAD_BITS:CODE_BITS]
-    if crc16(data) != _bits_int(crc):
-        return None
-    return _bits_int(data[:VERSION_BITS]), _bits_int(data[VERSION_BITS:])
-
-
-def chase_decode(soft: np.ndarray, flips: int = CHASE_BITS) -> tuple[tuple[int, int], int] | None:
-    """Hard decision, then flip up to two of the ``flips`` least reliable bits; ((version, id), errors)."""
-    hard = (soft > 0).astype(np.uint8)
-    weak = np.argsort(np.abs(soft))[:flips]
-    for k in range(3):
-        for idx in itertools.combinations(weak.tolist(), k):
-            b = hard.copy()
-            b[list(idx)] ^= 1
-            got = decode_payload(b)
-            if got is not None:
-                return got, k
-    return None
+EMBED_GAMMA = 0.0  # the pilot's change is P_0 · s^-γ (s: the face's local rms): γ = 1 matches the whitened detector
+EMBED_FLOOR = 1.5  # luma levels: the smallest local rms the embedding weights by
 
 
 # ---------------------------------------------------------------- patterns
@@ -260,15 +208,17 @@ def _embed_box(
     acc = np.zeros((h, w), np.float32)
     base = rgb.astype(np.float32)
     to_rgb = direction.reshape(3, 1).astype(np.float32)  # acc (H×W) → its RGB change (H×W×3), one cv2 pass
+    u = pilot_direction(luma(rgb), m)
+    gu = float(p[PILOT] @ highpass(u.reshape(N, N).astype(np.float32)).ravel())
     for _ in range(passes):
         y = project(luma(out), m)
         d = np.zeros(len(p))
-        d[PILOT] = (PILOT_ALPHA * 1.02 - y[PILOT]) / g[PILOT]
+        d_pilot = (PILOT_ALPHA * 1.02 - y[PILOT]) / gu
         need = PAYLOAD_ALPHA * 1.1 - sign * y[PAYLOAD]  # a little over α so rounding keeps the margin
         d[PAYLOAD] = np.where(need > 0, need * sign / g[PAYLOAD], 0.0)
-        if abs(d[PILOT]) < 1.0 and not np.any(d[PAYLOAD]):
+        if abs(d_pilot) < 1.0 and not np.any(d[PAYLOAD]):
             break
-        delta = (d @ p).reshape(N, N).astype(np.float32)
+        delta = (d @ p + d_pilot * u).reshape(N, N).astype(np.float32)
         back = cv2.warpAffine(delta, m, (w, h), flags=cv2.WARP_INVERSE_MAP | cv2.INTER_LINEAR,
                               borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
         acc += back * reg
@@ -282,6 +232,22 @@ def _embed_box(
             acc *= np.float32(np.sqrt(limit / mse) * 0.98)
             out = cv2.add(base, cv2.transform(acc[..., None], to_rgb), dtype=cv2.CV_8U)
     return out
+
+
+def pilot_direction(y: np.ndarray, m: np.ndarray, gamma: float | None = None) -> np.ndarray:
+    """The unit change that raises the pilot: ``P_0 · s^-γ`` (s: the host crop's local rms), made
+    orthogonal to the decoys, the payload and the window so that only the pilot's projection moves."""
+    p = patterns()
+    gamma = EMBED_GAMMA if gamma is None else gamma
+    if not gamma:
+        return p[PILOT]
+    hp = highpass(_crop(y, m))
+    s = np.sqrt(cv2.GaussianBlur(hp * hp, (0, 0), WHITEN_SIGMA) + np.float32(EMBED_FLOOR**2)).astype(np.float64)
+    u = p[PILOT] * s.ravel() ** -gamma
+    u -= p[1:].T @ (p[1:] @ u)
+    w = window().ravel()
+    u -= w * (w @ u) / (w @ w)
+    return u / np.linalg.norm(u)
 
 
 # ---------------------------------------------------------------- detection
