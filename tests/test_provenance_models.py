@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pytest
 from conftest import ASSETS
 
 from faceweave import api
@@ -31,7 +30,8 @@ def _action(path: Path) -> dict:
 def test_engines_name_their_weights() -> None:
     assert get_engine("warp").model_name(SwapOptions()) == ""
     assert get_engine("rsgan").model_name(SwapOptions()) == "rsgan-demo"
-    assert get_engine("rsgan").model_name(SwapOptions(extra={"checkpoint": "/runs/r1/my.safetensors"})) == "my.safetensors"
+    mine = SwapOptions(extra={"checkpoint": "/runs/r1/my.safetensors"})
+    assert get_engine("rsgan").model_name(mine) == "my.safetensors"
     assert get_engine("aei").model_name(SwapOptions()) == "aei-demo"
     assert get_engine("person").model_name(SwapOptions()) == "person pexels_woman"
     prov = api._provenance(get_engine("warp"), (), SwapOptions(), True)
