@@ -37,6 +37,7 @@ the mark can be detected while its payload is no longer readable.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import logging
 from dataclasses import dataclass
 from functools import cache
@@ -74,6 +75,8 @@ PSNR_MIN = 40.15  # dB inside the face; the mark is scaled down rather than go b
 SEARCH_RADIUS = 6  # crop pixels searched around the landmark alignment, every integer shift
 SEARCH_SCALES = (0.0, -0.02, 0.02, -0.04, 0.04)  # log-scale offsets
 SEARCH_SUBPIXEL = ((0.0, 0.0), (0.5, 0.5))  # half-pixel phases of the shift grid
+SEARCH_ROTATIONS = (0.0,)  # radians about the crop centre
+SEARCH_ANCHORS = ((0, 1, 2, 3),)  # anchor subsets the alignment is fitted to (eyes, nose, mouth)
 WHITEN_SIGMA = 4.0  # crop pixels: the local rms the detector divides by (0 = off)
 WHITEN_FLOOR = 0.5  # luma levels: the smallest local rms (flat areas are not amplified without bound)
 EMBED_GAMMA = 1.0  # the pilot's change is P_0 · s^-γ (s: the face's local rms): γ = 1 matches the whitened detector
@@ -93,9 +96,10 @@ def anchor_points(landmarks: np.ndarray) -> np.ndarray:
     return np.stack([lm[36:42].mean(0), lm[42:48].mean(0), lm[27:36].mean(0), lm[48:68].mean(0)])
 
 
-def crop_matrix(landmarks: np.ndarray, n: int = N) -> np.ndarray:
-    """2×3 similarity taking the photo to the N×N aligned watermark crop."""
-    return similarity_transform(anchor_points(landmarks), (ANCHORS - np.array(CROP_ORIGIN)) * (n / CROP_SIDE))
+def crop_matrix(landmarks: np.ndarray, n: int = N, anchors: tuple[int, ...] = (0, 1, 2, 3)) -> np.ndarray:
+    """2×3 similarity taking the photo to the N×N aligned watermark crop (fitted to ``anchors``)."""
+    k = list(anchors)
+    return similarity_transform(anchor_points(landmarks)[k], ((ANCHORS - np.array(CROP_ORIGIN)) * (n / CROP_SIDE))[k])
 
 
 @cache
@@ -275,11 +279,12 @@ class WatermarkHit:
         return float(np.clip((self.z - Z_THRESHOLD / 2) / (Z_THRESHOLD / 2), 0.0, 1.0))
 
 
-def _offset(m: np.ndarray, dx: float, dy: float, ds: float) -> np.ndarray:
-    """Compose a small scale about the crop centre, then a shift, after ``m``."""
+def _offset(m: np.ndarray, dx: float, dy: float, ds: float, rot: float = 0.0) -> np.ndarray:
+    """Compose a small scale and rotation about the crop centre, then a shift, after ``m``."""
     s = float(np.exp(ds))
     c = N / 2.0
-    a = np.array([[s, 0.0, c - s * c + dx], [0.0, s, c - s * c + dy], [0, 0, 1.0]])
+    co, si = s * np.cos(rot), s * np.sin(rot)
+    a = np.array([[co, -si, c - co * c + si * c + dx], [si, co, c - si * c - co * c + dy], [0, 0, 1.0]])
     return (a @ np.vstack([m, [0, 0, 1.0]]))[:2]
 
 
@@ -324,12 +329,12 @@ def pilot_z(big: np.ndarray, r: int) -> np.ndarray:
 
 def read_face(y: np.ndarray, landmarks: np.ndarray, *, search: bool = True) -> WatermarkHit | None:
     """Look for the mark in one face of a luma image (``face_index`` is left at -1)."""
-    m0 = crop_matrix(landmarks)
     r = SEARCH_RADIUS if search else 0
-    tries = [(ds, sx, sy) for ds in SEARCH_SCALES for sx, sy in SEARCH_SUBPIXEL] if search else [(0.0, 0.0, 0.0)]
+    tries = (list(itertools.product(SEARCH_ANCHORS, SEARCH_ROTATIONS, SEARCH_SCALES, SEARCH_SUBPIXEL)) if search
+             else [((0, 1, 2, 3), 0.0, 0.0, (0.0, 0.0))])
     best: tuple[float, np.ndarray] | None = None
-    for ds, sx, sy in tries:
-        big = _big_crop(y, _offset(m0, sx, sy, ds), r)
+    for anchors, rot, ds, (sx, sy) in tries:
+        big = _big_crop(y, _offset(crop_matrix(landmarks, anchors=anchors), sx, sy, ds, rot), r)
         z = pilot_z(whiten(big), r)
         k = int(np.argmax(z))
         oy, ox = divmod(k, z.shape[1])
