@@ -156,18 +156,28 @@ def _harmonized(model: object | None, before: np.ndarray, after: np.ndarray) -> 
     return harmonize_face(before, after, model)  # type: ignore[arg-type]
 
 
-def _provenance(eng: object, inputs: tuple[tuple[str, object], ...], harmonized: bool = False) -> object | None:
+def _provenance(eng: object, inputs: tuple[tuple[str, object], ...], opts: SwapOptions,
+                harmonize: bool | str | os.PathLike[str] = False) -> object | None:
     """The provenance record of a new output (None under ``--no-provenance``), with a fresh watermark id.
 
-    Learned engines, and any engine followed by the learned harmonizer, make trainedAlgorithmicMedia.
+    Learned engines, and any engine followed by the learned harmonizer, make trainedAlgorithmicMedia;
+    the manifest names the engine's weights (and the harmonizer's).
     """
     from faceweave.media import provenance as pv
     from faceweave.media.provenance.watermark import new_payload_id
 
     if not pv.settings().enabled:
         return None
+    model_name = getattr(eng, "model_name", None)
+    models = [str(model_name(opts)) if callable(model_name) else ""]
+    harmonized = harmonize is not False and harmonize is not None
+    if harmonized:
+        from faceweave.compose.harmonize import DEFAULT_WEIGHTS
+        from faceweave.engines.base import weights_label
+
+        models.append("harmonizer " + weights_label(None if harmonize is True else harmonize, DEFAULT_WEIGHTS))
     return pv.Provenance(
-        engine=str(getattr(eng, "name", "")), model=str(getattr(eng, "model_name", "") or ""),
+        engine=str(getattr(eng, "name", "")), model=" + ".join(m for m in models if m),
         learned=bool(getattr(eng, "learned", False)) or harmonized,
         inputs=[(role, str(p)) for role, p in inputs if isinstance(p, (str, os.PathLike))],
         watermark_id=new_payload_id(),
@@ -219,7 +229,7 @@ def swap_picture(
     if dst.info.get("grayscale"):
         g = cv2.cvtColor(out, cv2.COLOR_RGB2GRAY)
         out = np.repeat(g[..., None], 3, axis=2)
-    prov = _provenance(eng, (("source", source), ("target", target), ("reference", reference)), harmonizer is not None)
+    prov = _provenance(eng, (("source", source), ("target", target), ("reference", reference)), opts, harmonize)
     if prov is not None:  # invisible watermark inside each swapped face (pixels outside stay identical)
         from faceweave.media.provenance import mark_faces
 
@@ -341,7 +351,7 @@ def swap_video(
         occlusion=occlusion_tracker(eng, opts),
     )
     prov = _video_finish(swapper, harmonize, _provenance(eng, (("source", source), ("target", target),
-                                                              ("reference", reference)), bool(harmonize)))
+                                                              ("reference", reference)), opts, harmonize))
     if not getattr(eng, "thread_safe", True):
         workers = 1
     from faceweave.media import provenance as pv

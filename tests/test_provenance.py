@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import ASSETS, load_rgb, run_cli
 from PIL import Image
 
 from faceweave import api
@@ -19,7 +20,6 @@ from faceweave.errors import FaceweaveError
 from faceweave.media import provenance as pv
 from faceweave.media.provenance import signing
 from faceweave.media.provenance import watermark as wm
-from tests.conftest import ASSETS, load_rgb, run_cli
 
 
 def _faces(rgb: np.ndarray) -> list:
@@ -127,6 +127,26 @@ def test_tampered_pixels_break_the_hard_binding(written: dict[str, Path], tmp_pa
     assert rep.manifest.hard_binding_mismatch
     assert any("HARD-BINDING MISMATCH" in line for line in rep.lines())
     assert api.verify(written[".png"]).manifest.hard_binding_mismatch is False
+
+
+def _flip_inside(data: bytes, start: int, end: int) -> bytes:
+    """Flip one low bit of a byte in the middle of data[start:end] (not an 0xFF marker byte nor one after it)."""
+    b = bytearray(data)
+    i = (start + end) // 2
+    while b[i] in (0x00, 0xFF) or b[i - 1] == 0xFF:
+        i += 1
+    b[i] ^= 0x01
+    return bytes(b)
+
+
+def test_tampered_jpeg_scan_breaks_the_hard_binding(written: dict[str, Path], tmp_path: Path) -> None:
+    data = written[".jpg"].read_bytes()
+    sos = data.rfind(b"\xff\xda")  # the image's scan: after every APP segment (the C2PA store is in APP11)
+    bad = tmp_path / "tampered.jpg"
+    bad.write_bytes(_flip_inside(data, sos + 16, data.rfind(b"\xff\xd9")))
+    rep = api.verify(bad)
+    assert rep.manifest.state == "invalid" and rep.manifest.hard_binding_mismatch
+    assert "assertion.dataHash.mismatch" in rep.manifest.failures
 
 
 def test_learned_engine_is_trained_algorithmic_media(swap: api.SwapResult, tmp_path: Path) -> None:
@@ -259,6 +279,12 @@ def test_mp4_gets_manifest_and_marked_frames(tmp_path: Path) -> None:
     bad.write_bytes(bytes(data))
     rep = api.verify(bad)
     assert rep.manifest.hard_binding_mismatch and rep.xmp_digital_source_type.endswith("SynthetiC")
+    clean = dst.read_bytes()  # and one byte of the coded frames (the mdat box) changed: the pixels changed
+    mdat = clean.find(b"mdat")
+    (size,) = struct.unpack(">I", clean[mdat - 4:mdat])
+    bad.write_bytes(_flip_inside(clean, mdat + 4 + size // 2, mdat - 4 + size))
+    rep = api.verify(bad)
+    assert rep.manifest.state == "invalid" and "assertion.bmffHash.mismatch" in rep.manifest.failures
 
 
 # ---------------------------------------------------------------- CLI

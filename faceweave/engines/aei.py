@@ -34,7 +34,7 @@ from faceweave.analysis.align import five_points, similarity_transform
 from faceweave.analysis.face import Face
 from faceweave.compose.blend import blend
 from faceweave.compose.colour import transfer_colour
-from faceweave.engines.base import EngineBase, EngineOptions, SwapOptions, register_engine
+from faceweave.engines.base import EngineBase, EngineOptions, SwapOptions, register_engine, weights_label
 from faceweave.errors import FaceweaveError
 
 log = logging.getLogger(__name__)
@@ -136,6 +136,9 @@ class AEIEngine(EngineBase):
     needs_mesh = True  # the blend mask is the target's skin region from the mesh (landmark hull without one)
     learned = True
     Options = AEIOptions
+
+    def model_name(self, options: SwapOptions) -> str:
+        return weights_label(options.extra.get("checkpoint"), DEMO_MODEL)
 
     def generate(self, source: np.ndarray, source_face: Face | np.ndarray, target: np.ndarray,
                  target_face: Face | np.ndarray, checkpoint: str | None = None) -> tuple[np.ndarray, np.ndarray]:

@@ -90,6 +90,10 @@ class EngineBase:
         names = {f.name for f in dataclasses.fields(self.Options)}
         return self.Options(**{k: v for k, v in options.extra.items() if k in names})
 
+    def model_name(self, options: SwapOptions) -> str:
+        """The weights the output comes from, named in the C2PA manifest ('' for a classical engine)."""
+        return ""
+
     def reconstruct(self, aligned_rgb: np.ndarray, options: SwapOptions | None = None) -> np.ndarray:
         raise FaceweaveError(f"the {self.name} engine is not a learned auto-encoder: it cannot reconstruct")
 
@@ -106,6 +110,11 @@ class EngineBase:
     def cli_flags_given(cls, args: argparse.Namespace) -> list[str]:
         """The flags of this engine the user set (to refuse them with another engine)."""
         return []
+
+
+def weights_label(checkpoint: object, default: str) -> str:
+    """How a manifest names a learned engine's weights: the registry card, or the user's file/folder name."""
+    return default if checkpoint is None else Path(str(checkpoint)).name
 
 
 ENGINES: dict[str, Callable[..., Engine]] = {}

@@ -29,7 +29,7 @@ import numpy as np
 from faceweave.analysis.face import Face
 from faceweave.compose.blend import blend as blend_images
 from faceweave.compose.colour import transfer_colour
-from faceweave.engines.base import EngineBase, EngineOptions, SwapOptions, register_engine
+from faceweave.engines.base import EngineBase, EngineOptions, SwapOptions, register_engine, weights_label
 from faceweave.errors import FaceweaveError
 
 log = logging.getLogger(__name__)
@@ -167,6 +167,9 @@ class PersonEngine(EngineBase):
     @classmethod
     def cli_flags_given(cls, args: argparse.Namespace) -> list[str]:
         return ["--person"] if getattr(args, "person", None) else []
+
+    def model_name(self, options: SwapOptions) -> str:
+        return f"person {weights_label(self.options(options).person, DEMO_PERSON)}"
 
     def swap_face(
         self,

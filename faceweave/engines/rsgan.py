@@ -27,7 +27,7 @@ import numpy as np
 
 from faceweave.analysis.face import Face
 from faceweave.analysis.template import RSGAN_HAIR_BOX
-from faceweave.engines.base import EngineBase, EngineOptions, SwapOptions, register_engine
+from faceweave.engines.base import EngineBase, EngineOptions, SwapOptions, register_engine, weights_label
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +55,9 @@ class RSGANEngine(EngineBase):
         if "set" in extra and "set_attrs" not in extra:  # the name the API used before set_attrs
             extra["set_attrs"] = extra.pop("set")
         return RSGANOptions(**{k: v for k, v in extra.items() if k in ("gd", "checkpoint", "set_attrs")})
+
+    def model_name(self, options: SwapOptions) -> str:
+        return weights_label(self.options(options).checkpoint, "rsgan-demo")
 
     def swap_face(
         self,

@@ -56,13 +56,20 @@ def _person_option(engine: str, person: str | None) -> dict[str, object]:
     return {"person": person} if engine == "person" and person else {}
 
 
-def _rsgan_picture(out: np.ndarray, *inputs: str) -> Any:
-    """An RSGAN edit/sample/interpolate result with its provenance (trainedAlgorithmicMedia) for ``api.save``."""
-    from faceweave.media.image import as_picture
+def _rsgan_provenance(*inputs: str) -> tuple[Any, int | None]:
+    """An RSGAN edit/sample/interpolate job's provenance (trainedAlgorithmicMedia) and its watermark id."""
     from faceweave.pipelines.rsgan.photos import provenance
 
+    prov = provenance(None, *inputs)
+    return prov, getattr(prov, "watermark_id", None)
+
+
+def _rsgan_picture(out: np.ndarray, prov: Any) -> Any:
+    """An RSGAN result with its provenance, for ``api.save``."""
+    from faceweave.media.image import as_picture
+
     pic = as_picture(out)
-    pic.info["provenance"] = provenance(None, *inputs)
+    pic.info["provenance"] = prov
     return pic
 
 
@@ -235,8 +242,9 @@ class App:
             raise gr.Error("move at least one attribute slider first")
 
         def work(folder: Path) -> list[str]:
-            out = api.edit(photo, changed, region=region)
-            return [api.save(_rsgan_picture(out, photo), folder / "edit.png")]
+            prov, wid = _rsgan_provenance(photo)
+            out = api.edit(photo, changed, region=region, watermark_id=wid)
+            return [api.save(_rsgan_picture(out, prov), folder / "edit.png")]
 
         files = self._run(request, {photo: "photo"}, work)
         what = ", ".join(f"{n}={v:.2f}" for n, v in changed.items())
@@ -249,8 +257,9 @@ class App:
             raise gr.Error("upload a photo first")
 
         def work(folder: Path) -> list[str]:
-            outs = api.sample(photo, random=part, n=int(n), seed=None if seed is None else int(seed))
-            return [api.save(_rsgan_picture(o, photo), folder / f"random_{part}_{i}.png") for i, o in enumerate(outs)]
+            prov, wid = _rsgan_provenance(photo)
+            outs = api.sample(photo, random=part, n=int(n), seed=None if seed is None else int(seed), watermark_id=wid)
+            return [api.save(_rsgan_picture(o, prov), folder / f"random_{part}_{i}.png") for i, o in enumerate(outs)]
 
         files = self._run(request, {photo: "photo"}, work)
         return files, files
@@ -262,8 +271,9 @@ class App:
             raise gr.Error("upload photos A and B first")
 
         def work(folder: Path) -> list[str]:
-            strip = api.interpolate(a, b, part=part, steps=int(steps), sheet=True)
-            return [api.save(_rsgan_picture(strip, a, b), folder / f"interpolate_{part}.png")]
+            prov, wid = _rsgan_provenance(a, b)
+            strip = api.interpolate(a, b, part=part, steps=int(steps), sheet=True, watermark_id=wid)
+            return [api.save(_rsgan_picture(strip, prov), folder / f"interpolate_{part}.png")]
 
         files = self._run(request, {a: "photo A", b: "photo B"}, work)
         return files[0], files[0]

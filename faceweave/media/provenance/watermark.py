@@ -39,7 +39,6 @@ from __future__ import annotations
 import hashlib
 import itertools
 import logging
-import secrets
 from dataclasses import dataclass
 from functools import cache
 
@@ -47,11 +46,21 @@ import cv2
 import numpy as np
 
 from faceweave.analysis.align import CELEBA_5PT, similarity_transform
+from faceweave.media.provenance.payload import (  # noqa: F401 - re-exported: the payload is part of the mark
+    CODE_BITS,
+    FORMAT_VERSION,
+    ID_BITS,
+    PAYLOAD_BITS,
+    chase_decode,
+    crc16,
+    decode_payload,
+    encode_payload,
+    new_payload_id,
+)
 
 log = logging.getLogger(__name__)
 
 KEY = b"faceweave-watermark-v1"
-FORMAT_VERSION = 1
 N = 128  # side of the aligned crop the patterns live in
 CROP_ORIGIN = (29.0, 70.0)  # the RSGAN face crop of CelebA's aligned image (DESIGN.md §4) …
 CROP_SIDE = 120.0  # … 120×120 CelebA pixels, scaled to N×N
@@ -61,75 +70,17 @@ HP_SIGMA = 1.5  # detection works on crop − GaussianBlur(crop, σ): most of th
 PILOT_ALPHA = 200.0  # pilot projection aimed at (luma × sqrt(crop px)); in practice PSNR_MIN binds first
 PAYLOAD_ALPHA = 9.0  # minimum |projection| of each payload bit
 DECOYS = 64
-VERSION_BITS, ID_BITS, CRC_BITS = 4, 20, 16
-PAYLOAD_BITS = VERSION_BITS + ID_BITS
-CODE_BITS = PAYLOAD_BITS + CRC_BITS
-CHASE_BITS = 6  # flip up to two of the six least reliable bits
 Z_THRESHOLD = 6.0  # null z on untouched group photos reached 5.2 in the benchmark
-PSNR_MIN = 40.5  # dB inside the face; the mark is scaled down rather than go below
+PSNR_MIN = 40.15  # dB inside the face; the mark is scaled down rather than go below (the target is 40)
 SEARCH_RADIUS = 6  # crop pixels searched around the landmark alignment, every integer shift
 SEARCH_SCALES = (0.0, -0.02, 0.02, -0.04, 0.04)  # log-scale offsets
 SEARCH_SUBPIXEL = ((0.0, 0.0), (0.5, 0.5))  # half-pixel phases of the shift grid
+SEARCH_ROTATIONS = (0.0,)  # radians about the crop centre
+SEARCH_ANCHORS = ((0, 1, 2, 3),)  # anchor subsets the alignment is fitted to (eyes, nose, mouth)
 WHITEN_SIGMA = 4.0  # crop pixels: the local rms the detector divides by (0 = off)
 WHITEN_FLOOR = 0.5  # luma levels: the smallest local rms (flat areas are not amplified without bound)
-
-
-# ---------------------------------------------------------------- payload coding
-def crc16(bits: np.ndarray) -> int:
-    """CRC-16/CCITT-FALSE (polynomial 0x1021, initial 0xFFFF) over a bit sequence, most significant first."""
-    reg = 0xFFFF
-    for b in bits.astype(np.uint8).tolist():
-        top = ((reg >> 15) & 1) ^ b
-        reg = (reg << 1) & 0xFFFF
-        if top:
-            reg ^= 0x1021
-    return reg
-
-
-def _int_bits(value: int, n: int) -> np.ndarray:
-    return np.array([(value >> (n - 1 - i)) & 1 for i in range(n)], np.uint8)
-
-
-def _bits_int(bits: np.ndarray) -> int:
-    v = 0
-    for b in bits.tolist():
-        v = (v << 1) | int(b)
-    return v
-
-
-def new_payload_id() -> int:
-    """A random 20-bit id for one output (not derived from any input)."""
-    return secrets.randbits(ID_BITS)
-
-
-def encode_payload(payload_id: int, version: int = FORMAT_VERSION) -> np.ndarray:
-    """40 bits: 4-bit version, 20-bit id, CRC-16 of those 24."""
-    if not 0 <= payload_id < 1 << ID_BITS:
-        raise ValueError(f"payload_id must fit in {ID_BITS} bits")
-    data = np.concatenate([_int_bits(version, VERSION_BITS), _int_bits(payload_id, ID_BITS)])
-    return np.concatenate([data, _int_bits(crc16(data), CRC_BITS)])
-
-
-def decode_payload(bits: np.ndarray) -> tuple[int, int] | None:
-    """(version, id) when the CRC matches, else None."""
-    data, crc = bits[:PAYLOAD_BITS], bits[PAYLOAD_BITS:CODE_BITS]
-    if crc16(data) != _bits_int(crc):
-        return None
-    return _bits_int(data[:VERSION_BITS]), _bits_int(data[VERSION_BITS:])
-
-
-def chase_decode(soft: np.ndarray, flips: int = CHASE_BITS) -> tuple[tuple[int, int], int] | None:
-    """Hard decision, then flip up to two of the ``flips`` least reliable bits; ((version, id), errors)."""
-    hard = (soft > 0).astype(np.uint8)
-    weak = np.argsort(np.abs(soft))[:flips]
-    for k in range(3):
-        for idx in itertools.combinations(weak.tolist(), k):
-            b = hard.copy()
-            b[list(idx)] ^= 1
-            got = decode_payload(b)
-            if got is not None:
-                return got, k
-    return None
+EMBED_GAMMA = 1.0  # the pilot's change is P_0 · s^-γ (s: the face's local rms): γ = 1 matches the whitened detector
+EMBED_FLOOR = 1.5  # luma levels: the smallest local rms the embedding weights by
 
 
 # ---------------------------------------------------------------- patterns
@@ -145,9 +96,10 @@ def anchor_points(landmarks: np.ndarray) -> np.ndarray:
     return np.stack([lm[36:42].mean(0), lm[42:48].mean(0), lm[27:36].mean(0), lm[48:68].mean(0)])
 
 
-def crop_matrix(landmarks: np.ndarray, n: int = N) -> np.ndarray:
-    """2×3 similarity taking the photo to the N×N aligned watermark crop."""
-    return similarity_transform(anchor_points(landmarks), (ANCHORS - np.array(CROP_ORIGIN)) * (n / CROP_SIDE))
+def crop_matrix(landmarks: np.ndarray, n: int = N, anchors: tuple[int, ...] = (0, 1, 2, 3)) -> np.ndarray:
+    """2×3 similarity taking the photo to the N×N aligned watermark crop (fitted to ``anchors``)."""
+    k = list(anchors)
+    return similarity_transform(anchor_points(landmarks)[k], ((ANCHORS - np.array(CROP_ORIGIN)) * (n / CROP_SIDE))[k])
 
 
 @cache
@@ -225,7 +177,7 @@ def embed(
     bits: np.ndarray,
     *,
     passes: int = 3,
-    psnr_min: float = PSNR_MIN,
+    psnr_min: float | None = None,
 ) -> np.ndarray:
     """Return a copy of ``rgb`` (H×W×3 uint8) carrying the pilot and ``bits`` in the face of ``landmarks``.
 
@@ -239,7 +191,7 @@ def embed(
     # work on the region's bounding box only (a 37 MP photo stays cheap); pixels outside it never change
     full = rgb.copy()
     full[y0:y1, x0:x1] = _embed_box(rgb[y0:y1, x0:x1], crop_matrix(landmarks), (x0, y0), region[y0:y1, x0:x1],
-                                    bits, passes, psnr_min)
+                                    bits, passes, PSNR_MIN if psnr_min is None else psnr_min)
     return full
 
 
@@ -260,28 +212,47 @@ def _embed_box(
     acc = np.zeros((h, w), np.float32)
     base = rgb.astype(np.float32)
     to_rgb = direction.reshape(3, 1).astype(np.float32)  # acc (H×W) → its RGB change (H×W×3), one cv2 pass
+    u = pilot_direction(luma(rgb), m)
+    gu = float(p[PILOT] @ highpass(u.reshape(N, N).astype(np.float32)).ravel())
     for _ in range(passes):
         y = project(luma(out), m)
         d = np.zeros(len(p))
-        d[PILOT] = (PILOT_ALPHA * 1.02 - y[PILOT]) / g[PILOT]
+        d_pilot = (PILOT_ALPHA * 1.02 - y[PILOT]) / gu
         need = PAYLOAD_ALPHA * 1.1 - sign * y[PAYLOAD]  # a little over α so rounding keeps the margin
         d[PAYLOAD] = np.where(need > 0, need * sign / g[PAYLOAD], 0.0)
-        if abs(d[PILOT]) < 1.0 and not np.any(d[PAYLOAD]):
+        if abs(d_pilot) < 1.0 and not np.any(d[PAYLOAD]):
             break
-        delta = (d @ p).reshape(N, N).astype(np.float32)
+        delta = (d @ p + d_pilot * u).reshape(N, N).astype(np.float32)
         back = cv2.warpAffine(delta, m, (w, h), flags=cv2.WARP_INVERSE_MAP | cv2.INTER_LINEAR,
                               borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
         acc += back * reg
         # base + acc·direction, rounded to the nearest integer and saturated to 0–255 (cv2 rounds as np.rint)
         out = cv2.add(base, cv2.transform(acc[..., None], to_rgb), dtype=cv2.CV_8U)
     inside = region.astype(bool)
-    if inside.any():
-        mse = float(np.mean((out[inside].astype(np.float64) - base[inside]) ** 2))
-        limit = 255.0**2 / 10 ** (psnr_min / 10)
-        if mse > limit:  # keep the promise on invisibility: scale the whole change down
-            acc *= np.float32(np.sqrt(limit / mse) * 0.98)
-            out = cv2.add(base, cv2.transform(acc[..., None], to_rgb), dtype=cv2.CV_8U)
+    limit = 255.0**2 / 10 ** (psnr_min / 10)
+    for _ in range(4):  # keep the promise on invisibility: scale the whole change down (rounding included)
+        mse = float(np.mean((out[inside].astype(np.float64) - base[inside]) ** 2)) if inside.any() else 0.0
+        if mse <= limit:
+            break
+        acc *= np.float32(np.sqrt(limit / mse) * 0.99)
+        out = cv2.add(base, cv2.transform(acc[..., None], to_rgb), dtype=cv2.CV_8U)
     return out
+
+
+def pilot_direction(y: np.ndarray, m: np.ndarray, gamma: float | None = None) -> np.ndarray:
+    """The unit change that raises the pilot: ``P_0 · s^-γ`` (s: the host crop's local rms), made
+    orthogonal to the decoys, the payload and the window so that only the pilot's projection moves."""
+    p = patterns()
+    gamma = EMBED_GAMMA if gamma is None else gamma
+    if not gamma:
+        return p[PILOT]
+    hp = highpass(_crop(y, m))
+    s = np.sqrt(cv2.GaussianBlur(hp * hp, (0, 0), WHITEN_SIGMA) + np.float32(EMBED_FLOOR**2)).astype(np.float64)
+    u = p[PILOT] * s.ravel() ** -gamma
+    u -= p[1:].T @ (p[1:] @ u)
+    w = window().ravel()
+    u -= w * (w @ u) / (w @ w)
+    return u / np.linalg.norm(u)
 
 
 # ---------------------------------------------------------------- detection
@@ -308,11 +279,12 @@ class WatermarkHit:
         return float(np.clip((self.z - Z_THRESHOLD / 2) / (Z_THRESHOLD / 2), 0.0, 1.0))
 
 
-def _offset(m: np.ndarray, dx: float, dy: float, ds: float) -> np.ndarray:
-    """Compose a small scale about the crop centre, then a shift, after ``m``."""
+def _offset(m: np.ndarray, dx: float, dy: float, ds: float, rot: float = 0.0) -> np.ndarray:
+    """Compose a small scale and rotation about the crop centre, then a shift, after ``m``."""
     s = float(np.exp(ds))
     c = N / 2.0
-    a = np.array([[s, 0.0, c - s * c + dx], [0.0, s, c - s * c + dy], [0, 0, 1.0]])
+    co, si = s * np.cos(rot), s * np.sin(rot)
+    a = np.array([[co, -si, c - co * c + si * c + dx], [si, co, c - si * c - co * c + dy], [0, 0, 1.0]])
     return (a @ np.vstack([m, [0, 0, 1.0]]))[:2]
 
 
@@ -357,12 +329,12 @@ def pilot_z(big: np.ndarray, r: int) -> np.ndarray:
 
 def read_face(y: np.ndarray, landmarks: np.ndarray, *, search: bool = True) -> WatermarkHit | None:
     """Look for the mark in one face of a luma image (``face_index`` is left at -1)."""
-    m0 = crop_matrix(landmarks)
     r = SEARCH_RADIUS if search else 0
-    tries = [(ds, sx, sy) for ds in SEARCH_SCALES for sx, sy in SEARCH_SUBPIXEL] if search else [(0.0, 0.0, 0.0)]
+    tries = (list(itertools.product(SEARCH_ANCHORS, SEARCH_ROTATIONS, SEARCH_SCALES, SEARCH_SUBPIXEL)) if search
+             else [((0, 1, 2, 3), 0.0, 0.0, (0.0, 0.0))])
     best: tuple[float, np.ndarray] | None = None
-    for ds, sx, sy in tries:
-        big = _big_crop(y, _offset(m0, sx, sy, ds), r)
+    for anchors, rot, ds, (sx, sy) in tries:
+        big = _big_crop(y, _offset(crop_matrix(landmarks, anchors=anchors), sx, sy, ds, rot), r)
         z = pilot_z(whiten(big), r)
         k = int(np.argmax(z))
         oy, ox = divmod(k, z.shape[1])

@@ -47,13 +47,20 @@ def _common(p: argparse.ArgumentParser, face_option: bool = True) -> None:
                    help="how results are blended into the photo (default multiband)")
 
 
-def _write(path: str, image: np.ndarray, inputs: tuple[str, ...], checkpoint: str | None) -> str:
-    """Write an H×W×3 or H×W×4 (alpha) result atomically, tagged synthetic (trainedAlgorithmicMedia)."""
-    from faceweave.media.image import write_image
+def _provenance(checkpoint: str | None, *inputs: str) -> tuple[object | None, int | None]:
+    """The output's provenance record and the watermark id its pixels must carry (None, None: off)."""
     from faceweave.pipelines.rsgan.photos import provenance
 
+    prov = provenance(checkpoint, *inputs)
+    return prov, getattr(prov, "watermark_id", None)
+
+
+def _write(path: str, image: np.ndarray, inputs: tuple[str, ...], prov: object | None) -> str:
+    """Write an H×W×3 or H×W×4 (alpha) result atomically, tagged synthetic (trainedAlgorithmicMedia)."""
+    from faceweave.media.image import write_image
+
     rgb, alpha = (image[..., :3], image[..., 3]) if image.shape[2] == 4 else (image, None)
-    return str(write_image(path, rgb, alpha, inputs=inputs, provenance=provenance(checkpoint, *inputs)))
+    return str(write_image(path, rgb, alpha, inputs=inputs, provenance=prov))
 
 
 # ---------------------------------------------------------------- edit
@@ -95,9 +102,10 @@ def run_edit(a: argparse.Namespace) -> int:
 
     values = parse_assignments(a.set_attrs)
     check_output_path(a.output, (a.photo,))
+    prov, wid = _provenance(a.checkpoint, a.photo)
     out = api.edit(a.photo, values, region=a.region, face=a.face, checkpoint=a.checkpoint,
-                   residual=not a.no_residual, blend=a.blend)
-    _out(_write(a.output, out, (a.photo,), a.checkpoint))
+                   residual=not a.no_residual, blend=a.blend, watermark_id=wid)
+    _out(_write(a.output, out, (a.photo,), prov))
     return 0
 
 
@@ -123,9 +131,10 @@ def run_sample(a: argparse.Namespace) -> int:
     from faceweave.media.image import check_output_path
 
     check_output_path(a.output, (a.photo,))
+    prov, wid = _provenance(a.checkpoint, a.photo)
     sheet = api.sample(a.photo, random=a.random, n=a.n, seed=a.seed, face=a.face, checkpoint=a.checkpoint,
-                       sheet=True, raw=a.raw, columns=a.columns, blend=a.blend)
-    _out(_write(a.output, sheet, (a.photo,), a.checkpoint))
+                       sheet=True, raw=a.raw, columns=a.columns, blend=a.blend, watermark_id=wid)
+    _out(_write(a.output, sheet, (a.photo,), prov))
     return 0
 
 
@@ -153,7 +162,8 @@ def run_interpolate(a: argparse.Namespace) -> int:
     if a.steps < 2:  # before the output path is checked, as a flag error
         raise ParameterError("steps", a.steps, "need at least 2 (the two ends)")
     check_output_path(a.output, (a.a, a.b))
+    prov, wid = _provenance(a.checkpoint, a.a, a.b)
     sheet = api.interpolate(a.a, a.b, part=a.part, steps=a.steps, face_a=a.face_a, face_b=a.face_b,
-                            checkpoint=a.checkpoint, sheet=True, raw=a.raw, blend=a.blend)
-    _out(_write(a.output, sheet, (a.a, a.b), a.checkpoint))
+                            checkpoint=a.checkpoint, sheet=True, raw=a.raw, blend=a.blend, watermark_id=wid)
+    _out(_write(a.output, sheet, (a.a, a.b), prov))
     return 0

@@ -43,14 +43,54 @@ def provenance(checkpoint: Checkpoint, *inputs: object) -> object | None:
     """The provenance record of an edit/sample/interpolate output (None under ``--no-provenance``).
 
     RSGAN's generator makes the pixels, so the IPTC digital source type is ``trainedAlgorithmicMedia``.
+    Pass its ``watermark_id`` to :func:`edit`, :func:`sample` or :func:`interpolate` so that the
+    watermark in the pixels and the manifest name the same id.
     """
+    from faceweave.engines.base import weights_label
     from faceweave.media import provenance as pv
+    from faceweave.media.provenance.watermark import new_payload_id
 
     if not pv.settings().enabled:
         return None
-    model = os.path.basename(os.fspath(checkpoint)) if checkpoint else "rsgan-demo"
-    return pv.Provenance(engine="rsgan", model=model, learned=True,
-                         inputs=[("input", str(i)) for i in inputs if isinstance(i, (str, os.PathLike))])
+    return pv.Provenance(engine="rsgan", model=weights_label(checkpoint or None, "rsgan-demo"), learned=True,
+                         inputs=[("input", str(i)) for i in inputs if isinstance(i, (str, os.PathLike))],
+                         watermark_id=new_payload_id())
+
+
+def _mark(out: np.ndarray, before: np.ndarray, landmarks: list[np.ndarray], watermark_id: int | None) -> np.ndarray:
+    """The invisible watermark in the face RSGAN changed, as ``faceweave swap`` marks its faces (only
+    changed pixels move); nothing under ``--no-provenance``. ``watermark_id`` None: a fresh id."""
+    from faceweave.media import provenance as pv
+    from faceweave.media.provenance.watermark import new_payload_id
+
+    if not pv.settings().enabled:
+        return out
+    pid = new_payload_id() if watermark_id is None else int(watermark_id)
+    return pv.mark_faces(out, before, landmarks, pid, lambda rgb: analyze(rgb, mesh=False, identity=False))
+
+
+def _marked_tiles(first: np.ndarray, tiles: list[np.ndarray], watermark_id: int | None) -> list[np.ndarray]:
+    """Sheet tiles of results, each marked in its face. A tile is a new picture (not a photo whose other
+    pixels are promised unchanged), so the mark may use the whole face even where RSGAN kept it
+    (``random="hair"`` keeps the face: only changed pixels would leave the mark too little room)."""
+    from faceweave.media import provenance as pv
+    from faceweave.media.provenance import watermark as wm
+
+    if not pv.settings().enabled:
+        return tiles
+    pid = wm.new_payload_id() if watermark_id is None else int(watermark_id)
+    bits = wm.encode_payload(pid)
+    out = []
+    for t in tiles:
+        faces = analyze(t, mesh=False, identity=False)
+        if not faces:
+            out.append(t)
+            continue
+        hull = np.zeros(t.shape[:2], np.uint8)
+        cv2.fillConvexPoly(hull, cv2.convexHull(faces[0].landmarks.astype(np.int32)), 1)
+        region = pv.changed_region(t, first) | (hull > 0)
+        out.append(wm.embed(t, faces[0].landmarks, region, bits))
+    return out
 
 
 def _name(p: Picture) -> str:
@@ -67,10 +107,12 @@ def _face(pic: Picture, index: int | None, role: str = "") -> Face:
     return faces[i]
 
 
-def _as_output(pic: Picture, rgb: np.ndarray) -> np.ndarray:
-    """Same conventions as ``faceweave.swap``: grayscale inputs stay gray, alpha is carried over."""
+def _as_output(pic: Picture, rgb: np.ndarray, face: Face, watermark_id: int | None) -> np.ndarray:
+    """Same conventions as ``faceweave.swap``: grayscale inputs stay gray, the face is watermarked,
+    alpha is carried over."""
     if pic.info.get("grayscale"):
         rgb = np.repeat(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)[..., None], 3, axis=2)
+    rgb = _mark(rgb, pic.rgb, [face.landmarks], watermark_id)
     return np.dstack([rgb, pic.alpha]) if pic.alpha is not None else rgb
 
 
@@ -99,6 +141,7 @@ def edit(
     checkpoint: Checkpoint = None,
     residual: bool = True,
     blend: str = "multiband",
+    watermark_id: int | None = None,
 ) -> np.ndarray:
     """Set attributes (``{"Smiling": 1.0}`` or ``["Smiling=1"]``, values in [0, 1]) of a face; returns the photo.
 
@@ -106,17 +149,20 @@ def edit(
     or ``both``; only that region of the photo changes. ``residual`` (default) adds the generator's
     change (edited − reconstruction) to the photo instead of pasting the generator's pixels, so the
     photo's own detail is kept; ``residual=False`` pastes the generated region as the paper shows it.
+    The changed face carries the invisible watermark with ``watermark_id`` (see :func:`provenance`).
     """
-    from faceweave.pipelines.rsgan import attributes as attrs
+    # the submodule by its full name: the package also exports a function called `attributes`
     from faceweave.pipelines.rsgan import ops, weights
+    from faceweave.pipelines.rsgan.attributes import parse_assignments, resolve_attributes
 
-    vals = attrs.parse_assignments(set_attrs)
+    vals = parse_assignments(set_attrs)
     check_choice("region", region, REGIONS)
     model = weights.load_model(checkpoint)
-    attrs.resolve_attributes(model.config.attribute_names, vals)  # fail on a bad name before analysing the photo
+    resolve_attributes(model.config.attribute_names, vals)  # fail on a bad name before analysing the photo
     pic = as_picture(photo)
-    res = ops.edit_face(model, pic.rgb, _face(pic, face), vals, region=region, residual=residual, blend=blend)
-    return _as_output(pic, res.photos[0])
+    f = _face(pic, face)
+    res = ops.edit_face(model, pic.rgb, f, vals, region=region, residual=residual, blend=blend)
+    return _as_output(pic, res.photos[0], f, watermark_id)
 
 
 def sample(
@@ -131,6 +177,7 @@ def sample(
     raw: bool = False,
     columns: int = 9,
     blend: str = "multiband",
+    watermark_id: int | None = None,
 ) -> list[np.ndarray] | np.ndarray:
     """Keep one region (``random="hair"`` keeps the face) and draw the other from N(0, I) (paper Fig. 7).
 
@@ -145,10 +192,11 @@ def sample(
         raise ParameterError("n", n, "need at least 1 sample")
     model = weights.load_model(checkpoint)
     pic = as_picture(photo)
-    res = ops.sample_parts(model, pic.rgb, _face(pic, face), random=random, n=n, seed=seed, blend=blend)
+    f = _face(pic, face)
+    res = ops.sample_parts(model, pic.rgb, f, random=random, n=n, seed=seed, blend=blend)
     if sheet:
-        return _sample_sheet(res, raw=raw, columns=columns)
-    return [_as_output(pic, p) for p in res.photos]
+        return _sample_sheet(res, raw=raw, columns=columns, watermark_id=watermark_id)
+    return [_as_output(pic, p, f, watermark_id) for p in res.photos]
 
 
 def interpolate(
@@ -163,6 +211,7 @@ def interpolate(
     sheet: bool = False,
     raw: bool = False,
     blend: str = "multiband",
+    watermark_id: int | None = None,
 ) -> list[np.ndarray] | np.ndarray:
     """Move ``part`` (``face``, ``hair`` or ``both``) from A to B in ``steps`` results, pasted into A's photo.
 
@@ -179,21 +228,22 @@ def interpolate(
     fa, fb = _face(pa, face_a, "first"), _face(pb, face_b, "second")
     res = ops.interpolate_parts(model, pa.rgb, fa, pb.rgb, fb, part=part, steps=steps, blend=blend)
     if sheet:
-        return _interpolate_sheet(res, pb.rgb, fb, raw=raw)
-    return [_as_output(pa, p) for p in res.photos]
+        return _interpolate_sheet(res, pb.rgb, fb, raw=raw, watermark_id=watermark_id)
+    return [_as_output(pa, p, fa, watermark_id) for p in res.photos]
 
 
-def _sample_sheet(res: OpResult, raw: bool = False, columns: int = 9) -> np.ndarray:
-    """Input tile, then one tile per sample."""
+def _sample_sheet(res: OpResult, raw: bool = False, columns: int = 9, watermark_id: int | None = None) -> np.ndarray:
+    """Input tile, then one tile per sample (each marked)."""
     from faceweave.compose.sheet import make_sheet
     from faceweave.pipelines.rsgan.paste import head_view, upscale_crop
 
     first = upscale_crop(res.aligned.crop) if raw else head_view(_photo_of(res), res.aligned)
-    return make_sheet([first, *res.tiles(raw=raw)], columns=columns)
+    return make_sheet([first, *_marked_tiles(first, res.tiles(raw=raw), watermark_id)], columns=columns)
 
 
-def _interpolate_sheet(res: OpResult, photo_b: np.ndarray, face_b: Face, raw: bool = False) -> np.ndarray:
-    """One row: A, the steps, B."""
+def _interpolate_sheet(res: OpResult, photo_b: np.ndarray, face_b: Face, raw: bool = False,
+                       watermark_id: int | None = None) -> np.ndarray:
+    """One row: A, the steps (each marked), B."""
     from faceweave.compose.sheet import make_sheet
     from faceweave.pipelines.rsgan.geometry import prepare
     from faceweave.pipelines.rsgan.paste import head_view, upscale_crop
@@ -203,7 +253,7 @@ def _interpolate_sheet(res: OpResult, photo_b: np.ndarray, face_b: Face, raw: bo
         first, last = upscale_crop(res.aligned.crop), upscale_crop(bl.crop)
     else:
         first, last = head_view(_photo_of(res), res.aligned), head_view(photo_b, bl)
-    tiles = [first, *res.tiles(raw=raw), last]
+    tiles = [first, *_marked_tiles(first, res.tiles(raw=raw), watermark_id), last]
     return make_sheet(tiles, columns=len(tiles))
 
 
