@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import ASSETS, faces_of, load_rgb, run_cli
 
 from faceweave.models.person.losses import (
     content_loss,
@@ -25,7 +26,6 @@ from faceweave.models.person.losses import (
     style_loss,
     tv_loss,
 )
-from tests.conftest import ASSETS, faces_of, load_rgb, run_cli
 
 
 def _frame(name: str) -> np.ndarray:
