@@ -258,9 +258,15 @@ def _cmd_models(a: argparse.Namespace) -> int:
     return 0
 
 
+def _verify(path: str) -> object:
+    from faceweave import api
+
+    return api.verify(path)
+
+
 # ---------------------------------------------------------------- main
 _MOUNTS: list[Callable[[argparse._SubParsersAction], None]] = [_add_live, _add_detect, _add_models, _add_web,
-                                                                 _add_verify]
+                                                                 lambda sub: _add_verify(sub, _verify)]
 
 # Subcommands that live with their feature; their modules import torch, so each is imported only
 # when its command is the one being run (`faceweave swap` stays fast to start).

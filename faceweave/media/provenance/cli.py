@@ -6,6 +6,8 @@ import argparse
 import json
 import logging
 import sys
+from collections.abc import Callable
+from typing import Any
 
 from faceweave.errors import FaceweaveError
 
@@ -16,23 +18,23 @@ def _out(line: str) -> None:
     sys.stdout.write(line + "\n")
 
 
-def _add_verify(sub: argparse._SubParsersAction) -> None:
+def _add_verify(sub: argparse._SubParsersAction, verify: Callable[[str], Any]) -> None:
+    """Mount ``faceweave verify``; ``verify(path)`` is :func:`faceweave.api.verify`, passed in by the
+    command line (it needs face analysis, which sits above media)."""
     p = sub.add_parser("verify", help="check photos/videos for faceweave's marks (C2PA manifest, XMP, watermark)",
                        description="Exit status: 0 when a synthetic mark was found in any FILE, 1 when none "
                                    "was, 2 on an unreadable file.")
     p.add_argument("files", nargs="+", metavar="FILE")
     p.add_argument("--json", action="store_true", help="one JSON object per file (a list)")
-    p.set_defaults(func=_cmd_verify)
+    p.set_defaults(func=lambda a: _cmd_verify(a, verify))
 
 
-def _cmd_verify(a: argparse.Namespace) -> int:
-    from faceweave import api
-
+def _cmd_verify(a: argparse.Namespace, verify: Callable[[str], Any]) -> int:
     reports = []
     failed = False
     for f in a.files:
         try:
-            reports.append(api.verify(f))
+            reports.append(verify(f))
         except FaceweaveError as e:
             sys.stderr.write(f"faceweave: error: {e}\n")
             failed = True
