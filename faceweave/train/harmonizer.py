@@ -67,7 +67,7 @@ from faceweave.models.harmonizer import (
 from faceweave.models.harmonizer import losses as L
 from faceweave.train import checkpoint as ckpt
 from faceweave.train.checkpoint import atomic_write
-from faceweave.train.harmonizer_step import HarmonizerTrainer, HistoryBuffer, ItemCache, Schedule, batch_at
+from faceweave.train.harmonizer_step import HarmonizerTrainer, HistoryBuffer, ItemCache, Schedule, batch_at, init_from
 from faceweave.train.logging import TrainLogger
 from faceweave.train.signals import GracefulStop
 
@@ -101,6 +101,8 @@ class TrainOptions:
     seed: int = 0
     real_pairs: int = 200
     real_fraction: float = 0.25
+    scene_jitter: float = 0.0  # share of self-composites made from a re-lit photo (data.harmonizer.jitter_scene)
+    init: Path | None = None  # a generator to start from (warm start; function-preserving if it grew)
     reuse: int = 4  # each composite is used ≈ this many times (ours: composites cost more than a step)
     pool: int = 256  # ... drawn from the newest this many
     embed: str = "none"
@@ -286,8 +288,11 @@ def train(opts: TrainOptions) -> TrainResult:
     np.random.seed(opts.seed)
     torch.manual_seed(opts.seed)
     patches, reals, sources = _cached_data(opts, run, config.image_size)
-    ds = HarmonizerDataset(patches, reals, config.image_size, real_fraction=opts.real_fraction, seed=opts.seed)
+    ds = HarmonizerDataset(patches, reals, config.image_size, real_fraction=opts.real_fraction, seed=opts.seed,
+                           scene_jitter=opts.scene_jitter)
     trainer = HarmonizerTrainer(config, opts, build_embedder(opts.embed))
+    if opts.init is not None and loaded is None:
+        init_from(trainer.G, opts.init)
     resumed_from = None
     if loaded is not None:
         trainer.load(loaded)
@@ -338,6 +343,10 @@ def add_train_harmonizer_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--real-pairs", type=int, default=200, help="cross-identity composites from the engines (0: none)")
     p.add_argument("--real-fraction", type=float, default=0.25, help="share of real composites in a batch")
+    p.add_argument("--scene-jitter", type=float, default=0.0, metavar="P",
+                   help="share of self-composites made from a globally re-lit photo (0: none)")
+    p.add_argument("--init", type=Path, default=None, metavar="WEIGHTS",
+                   help="start the generator from these weights (a new run only; not with --resume)")
     p.add_argument("--reuse", type=int, default=4, help="use each composite ≈ this many times (1: every item new)")
     p.add_argument("--embed", default="none", choices=EMBEDDERS, help="frozen network of the embedding loss H4")
     p.add_argument("--gt-weight", type=float, default=None, help="λ of H5 (default 20)")
@@ -354,6 +363,7 @@ def options_from_args(a: argparse.Namespace) -> TrainOptions:
                         max_minutes=a.max_minutes, batch_size=a.batch_size, lr=a.lr, ckpt_every=a.ckpt_every,
                         seed=a.seed, real_pairs=a.real_pairs, embed=a.embed,
                         real_fraction=a.real_fraction, reuse=a.reuse, progress=not a.no_progress,
+                        scene_jitter=a.scene_jitter, init=a.init,
                         weights=_loss_weights(a))
 
 
