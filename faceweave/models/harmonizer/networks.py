@@ -142,7 +142,11 @@ def _bands(mask: torch.Tensor, frac: float) -> tuple[torch.Tensor, torch.Tensor]
     hard = (mask > 0.5).to(mask.dtype)
     r = max(int(round(frac * mask.shape[-1])), 1)
     k = 2 * r + 1
-    return hard + F.max_pool2d(-hard, k, 1, r), F.max_pool2d(hard, k, 1, r) - hard  # hard − erode, dilate − hard
+
+    def dilate(t: torch.Tensor) -> torch.Tensor:  # k×k square max filter, separable (same result, cheaper)
+        return F.max_pool2d(F.max_pool2d(t, (k, 1), 1, (r, 0)), (1, k), 1, (0, r))
+
+    return hard - dilate(-hard).neg(), dilate(hard) - hard  # hard − erode(hard), dilate(hard) − hard
 
 
 def _moments(x: torch.Tensor, w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
