@@ -110,3 +110,18 @@ def test_demo_weights_leave_an_already_matched_composite_nearly_alone() -> None:
             before.append(mean_ciede2000(comp, truth, m))
             after.append(mean_ciede2000(harmonize_face(truth, comp, model), truth, m))
     assert np.mean(after) < 1.25 * np.mean(before), (before, after)
+
+
+def test_relative_ground_truth_weight_by_hand() -> None:
+    """H5 weighted by 1 / (e₀ + c): a composite that is nearly right counts more per unit of error."""
+    from faceweave.models.harmonizer import losses as L
+
+    y = torch.full((2, 3, 4, 4), 0.5)
+    x = y.clone()
+    x[0] += 0.2  # e₀ = 0.04
+    x[1] += 0.02  # e₀ = 0.0004
+    region = torch.ones(2, 1, 4, 4)
+    w = L.relative_weight(x, y, region, 0.001)
+    assert torch.allclose(w, torch.tensor([1 / 0.041, 1 / 0.0014]), rtol=1e-4)
+    out = y + 0.01  # the same absolute error on both: the second sample dominates the weighted H5
+    assert float(L.ground_truth_loss(out, y, region, w)) == pytest.approx(1e-4, rel=1e-4)

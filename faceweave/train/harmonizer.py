@@ -352,6 +352,8 @@ def add_train_harmonizer_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--gt-weight", type=float, default=None, help="λ of H5 (default 20)")
     p.add_argument("--gt-charbonnier", type=float, default=0.0, metavar="EPS",
                    help="H5 with the Charbonnier error √(e² + ε²) − ε instead of the squared error (0: squared)")
+    p.add_argument("--gt-relative", type=float, default=0.0, metavar="C",
+                   help="weigh H5 per composite by 1 / (its error before + C): relative improvement (0: off)")
     p.add_argument("--no-progress", action="store_true")
 
 
@@ -368,7 +370,7 @@ def options_from_args(a: argparse.Namespace) -> TrainOptions:
 
 
 def _loss_weights(a: argparse.Namespace) -> HarmonizerLossWeights:
-    w = HarmonizerLossWeights(gt_eps=a.gt_charbonnier)
+    w = HarmonizerLossWeights(gt_eps=a.gt_charbonnier, gt_relative=a.gt_relative)
     if a.gt_weight is not None:
         w.gt = a.gt_weight
     return w

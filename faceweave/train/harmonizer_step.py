@@ -116,11 +116,18 @@ class HarmonizerTrainer:
             # changes the crop's moments, and H5 already says by how much
             "moment": L.moment_loss(out, x, 1 - b["has_gt"]),
             "embed": L.embedding_loss(out, x, self.embed),
-            "gt": L.ground_truth_loss(out, y, gate, b["has_gt"], self.w.gt_eps),
+            "gt": L.ground_truth_loss(out, y, gate, self._gt_weight(b, gate), self.w.gt_eps),
         }
         total = (self.w.adv * parts["adv_g"] + self.w.pix * parts["pix"] + self.w.moment * parts["moment"]
                  + self.w.embed * parts["embed"] + self.w.gt * parts["gt"])
         return total, parts
+
+    def _gt_weight(self, b: dict[str, torch.Tensor], gate: torch.Tensor) -> torch.Tensor:
+        """Per-sample weight of H5: 1 for self-composites (0 for real ones), relative if ``gt_relative``."""
+        if self.w.gt_relative <= 0:
+            return b["has_gt"]
+        w = b["has_gt"] * L.relative_weight(b["x"], b["y"], gate, self.w.gt_relative)
+        return w * (b["has_gt"].sum() / w.sum().clamp_min(1e-12))  # mean weight 1 over the batch's ground truths
 
     def train_step(self, b: dict[str, torch.Tensor]) -> dict[str, float]:
         """One step of the current phase: exactly one backward pass."""
