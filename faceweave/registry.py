@@ -225,7 +225,7 @@ register(ModelCard(
     module="faceweave",
     file="weights/harmonizer_demo.safetensors",
     licence="Apache-2.0; trained on public-domain, CC0, MIT and Pexels-licensed sample photos and clips",
-    sha256="9aa0e5887f273ac3210404dc153de8d17c69cc462a9359fb30c9e4181bd0628d",
+    sha256="61298afb1be40cc57f860a26975f21339435ea582370701605c486c55a709414",
     purpose="seed-004 U-Net harmonizer demo weights (256 px, CPU-trained; model card: weights/harmonizer_demo.md)",
 ))
 

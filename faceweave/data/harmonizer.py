@@ -141,6 +141,19 @@ def disturb(img: np.ndarray, landmarks: np.ndarray, rng: np.random.Generator) ->
     return np.clip(f * 255 + 0.5, 0, 255).astype(np.uint8)
 
 
+def jitter_scene(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The whole patch under another light and camera (ours, training only): per-channel gain,
+    gamma and saturation applied to face *and* surroundings alike, so the photo stays consistent and
+    remains a ground truth. Multiplies the few skin tones and illuminants of ~60 training faces, so
+    the network must read the face's colour against its surroundings instead of remembering faces."""
+    f = img.astype(np.float32) / 255.0
+    f = f * np.exp(rng.normal(0, 0.12, 3)).astype(np.float32)
+    f = np.clip(f, 0, 1) ** np.float32(np.exp(rng.uniform(-0.25, 0.25)))
+    grey = f.mean(2, keepdims=True)
+    f = grey + (f - grey) * np.float32(rng.uniform(0.7, 1.3))
+    return np.clip(f * 255 + 0.5, 0, 255).astype(np.uint8)
+
+
 def self_composite(p: FacePatch, rng: np.random.Generator, colour_transfer: float = 0.5,
                    multiband: float = 0.85) -> tuple[np.ndarray, np.ndarray]:
     """(composite, ground truth) in patch space: ``p``'s face disturbed and re-pasted onto itself."""
@@ -200,12 +213,14 @@ class HarmonizerDataset(Dataset):
     """Endless-style dataset of self- and real composites; item ``i`` is a function of (seed, i) only."""
 
     def __init__(self, patches: list[FacePatch], reals: list[RealComposite], size: int = 256,
-                 real_fraction: float = 0.25, seed: int = 0, length: int = 1_000_000) -> None:
+                 real_fraction: float = 0.25, seed: int = 0, length: int = 1_000_000,
+                 scene_jitter: float = 0.0) -> None:
         if not patches:
             raise FaceweaveError("no faces to make self-composites from")
         self.patches, self.reals, self.size = patches, reals, size
         self.real_fraction = real_fraction if reals else 0.0
         self.seed, self.length = seed, length
+        self.scene_jitter = scene_jitter  # share of self-composites made from a re-lit photo (jitter_scene)
 
     def __len__(self) -> int:
         return self.length
@@ -218,6 +233,8 @@ class HarmonizerDataset(Dataset):
             x, m, y, gt = r.x, r.m, r.y, 0.0
         else:
             p = self.patches[int(rng.integers(len(self.patches)))]
+            if self.scene_jitter > 0 and rng.random() < self.scene_jitter:
+                p = FacePatch(image=jitter_scene(p.image, rng), landmarks=p.landmarks, source=p.source)
             for _ in range(4):
                 comp, truth = self_composite(p, rng)
                 try:

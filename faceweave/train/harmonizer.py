@@ -77,7 +77,7 @@ from faceweave.train.distributed import (
     inject_fault,
 )
 from faceweave.train.harmonizer_options import EMBEDDERS, TrainOptions, add_train_harmonizer_args, options_from_args
-from faceweave.train.harmonizer_step import HarmonizerTrainer, HistoryBuffer, ItemCache, Schedule, batch_at
+from faceweave.train.harmonizer_step import HarmonizerTrainer, HistoryBuffer, ItemCache, Schedule, batch_at, init_from
 from faceweave.train.logging import TrainLogger
 from faceweave.train.signals import GracefulStop
 
@@ -286,8 +286,11 @@ def _train(opts: TrainOptions, ctx: DistContext) -> TrainResult:
     patches, reals, sources = _cached_data(opts, run, config.image_size)
     if ctx.is_main:
         barrier(ctx)
-    ds = HarmonizerDataset(patches, reals, config.image_size, real_fraction=opts.real_fraction, seed=opts.seed)
+    ds = HarmonizerDataset(patches, reals, config.image_size, real_fraction=opts.real_fraction, seed=opts.seed,
+                           scene_jitter=opts.scene_jitter)
     trainer = HarmonizerTrainer(config, opts, build_embedder(opts.embed), ctx)
+    if opts.init is not None and loaded is None:
+        init_from(trainer.G, opts.init)
     resumed_from = None
     if loaded is not None:
         trainer.load(loaded)

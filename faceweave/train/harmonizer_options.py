@@ -33,6 +33,8 @@ class TrainOptions:
     seed: int = 0
     real_pairs: int = 200
     real_fraction: float = 0.25
+    scene_jitter: float = 0.0  # share of self-composites made from a re-lit photo (data.harmonizer.jitter_scene)
+    init: Path | None = None  # a generator to start from (warm start; function-preserving if it grew)
     reuse: int = 4  # each composite is used ≈ this many times (ours: composites cost more than a step)
     pool: int = 256  # ... drawn from the newest this many
     embed: str = "none"
@@ -60,11 +62,17 @@ def add_train_harmonizer_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--real-pairs", type=int, default=200, help="cross-identity composites from the engines (0: none)")
     p.add_argument("--real-fraction", type=float, default=0.25, help="share of real composites in a batch")
+    p.add_argument("--scene-jitter", type=float, default=0.0, metavar="P",
+                   help="share of self-composites made from a globally re-lit photo (0: none)")
+    p.add_argument("--init", type=Path, default=None, metavar="WEIGHTS",
+                   help="start the generator from these weights (a new run only; not with --resume)")
     p.add_argument("--reuse", type=int, default=4, help="use each composite ≈ this many times (1: every item new)")
     p.add_argument("--embed", default="none", choices=EMBEDDERS, help="frozen network of the embedding loss H4")
     p.add_argument("--gt-weight", type=float, default=None, help="λ of H5 (default 20)")
     p.add_argument("--gt-charbonnier", type=float, default=0.0, metavar="EPS",
                    help="H5 with the Charbonnier error √(e² + ε²) − ε instead of the squared error (0: squared)")
+    p.add_argument("--gt-relative", type=float, default=0.0, metavar="C",
+                   help="weigh H5 per composite by 1 / (its error before + C): relative improvement (0: off)")
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N (auto: CUDA when available)")
     p.add_argument("--no-progress", action="store_true")
 
@@ -77,11 +85,12 @@ def options_from_args(a: argparse.Namespace) -> TrainOptions:
                         max_minutes=a.max_minutes, batch_size=a.batch_size, lr=a.lr, ckpt_every=a.ckpt_every,
                         seed=a.seed, real_pairs=a.real_pairs, embed=a.embed,
                         real_fraction=a.real_fraction, reuse=a.reuse, progress=not a.no_progress, device=a.device,
+                        scene_jitter=a.scene_jitter, init=a.init,
                         weights=_loss_weights(a))
 
 
 def _loss_weights(a: argparse.Namespace) -> HarmonizerLossWeights:
-    w = HarmonizerLossWeights(gt_eps=a.gt_charbonnier)
+    w = HarmonizerLossWeights(gt_eps=a.gt_charbonnier, gt_relative=a.gt_relative)
     if a.gt_weight is not None:
         w.gt = a.gt_weight
     return w

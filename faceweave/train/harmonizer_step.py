@@ -4,12 +4,15 @@ history buffer of past fakes, and the batch of a step. The data cache, the loop 
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 import torch
 
 from faceweave.data.harmonizer import HarmonizerDataset
+from faceweave.errors import FaceweaveError
 from faceweave.models.harmonizer import (
     HarmonizerConfig,
     HarmonizerLossWeights,
@@ -20,6 +23,8 @@ from faceweave.models.harmonizer import (
 from faceweave.models.harmonizer import losses as L
 from faceweave.train import checkpoint as ckpt
 from faceweave.train.distributed import DistContext, mean_over_ranks, wrap_ddp
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -122,11 +127,18 @@ class HarmonizerTrainer:
             # changes the crop's moments, and H5 already says by how much
             "moment": L.moment_loss(out, x, 1 - b["has_gt"]),
             "embed": L.embedding_loss(out, x, self.embed),
-            "gt": L.ground_truth_loss(out, y, gate, b["has_gt"], self.w.gt_eps),
+            "gt": L.ground_truth_loss(out, y, gate, self._gt_weight(b, gate), self.w.gt_eps),
         }
         total = (self.w.adv * parts["adv_g"] + self.w.pix * parts["pix"] + self.w.moment * parts["moment"]
                  + self.w.embed * parts["embed"] + self.w.gt * parts["gt"])
         return total, parts
+
+    def _gt_weight(self, b: dict[str, torch.Tensor], gate: torch.Tensor) -> torch.Tensor:
+        """Per-sample weight of H5: 1 for self-composites (0 for real ones), relative if ``gt_relative``."""
+        if self.w.gt_relative <= 0:
+            return b["has_gt"]
+        w = b["has_gt"] * L.relative_weight(b["x"], b["y"], gate, self.w.gt_relative)
+        return w * (b["has_gt"].sum() / w.sum().clamp_min(1e-12))  # mean weight 1 over the batch's ground truths
 
     def train_step(self, b: dict[str, torch.Tensor]) -> dict[str, float]:
         """One step of the current phase: exactly one backward pass. Returns the losses (means over ranks)."""
@@ -199,6 +211,47 @@ class HarmonizerTrainer:
         self.gen.set_state(s["gen"])
         ckpt.restore_rng_state(s["rng"])
         self.step = c.step
+
+
+def warm_start(model: torch.nn.Module, tensors: dict[str, torch.Tensor]) -> int:
+    """Initialise ``model`` from an earlier generator's ``tensors`` (ours): same-shaped tensors are
+    copied; a tensor that grew (a wider context MLP, more context features) gets the old values in its
+    leading block and zeros in the new *input* columns of old rows, so the network computes what the
+    old one did (a function-preserving widening, Chen et al. 2016, "Net2Net") while the new rows keep
+    their fresh initialisation. Returns the number of tensors taken over, in whole or in part."""
+    own = model.state_dict()
+    n = 0
+    for k, old in tensors.items():
+        if k not in own or old.dim() != own[k].dim():
+            continue
+        new = own[k]
+        if any(o > c for o, c in zip(old.shape, new.shape, strict=True)):
+            continue
+        lead = tuple(slice(0, o) for o in old.shape)
+        if old.dim() == 2 and new.shape[1] > old.shape[1]:  # new input columns of old rows: zero
+            new[: old.shape[0], old.shape[1]:] = 0
+        new[lead] = old.to(new.dtype)
+        n += 1
+    model.load_state_dict(own)
+    return n
+
+
+def init_from(model: torch.nn.Module, path: Path) -> int:
+    """``--init``: :func:`warm_start` ``model`` from a weights file (exported, or a checkpoint's ``G.*``)."""
+    from safetensors.torch import load_file
+
+    if not Path(path).is_file():
+        raise FaceweaveError(f"--init {path}: no such file")
+    try:
+        t = load_file(str(path))
+    except Exception as e:  # noqa: BLE001 - a bad file is a user error, one line
+        raise FaceweaveError(f"--init {path}: not a weights file ({e})") from None
+    t = {k[2:]: v for k, v in t.items() if k.startswith("G.")} or t
+    n = warm_start(model, t)
+    if n == 0:
+        raise FaceweaveError(f"--init {path}: no generator tensor fits this network")
+    log.info("--init %s: %d generator tensors taken over", path, n)
+    return n
 
 
 def batch_at(ds: HarmonizerDataset, step: int, batch_size: int, reuse: int = 1, pool: int = 256,

@@ -28,6 +28,7 @@ class HarmonizerConfig:
     gen_levels: int = 4
     gen_max_channels: int = 96
     gen_bottleneck_blocks: int = 1
+    context_hidden: int = 64  # hidden width of the global-context MLP (0.1 release: 32)
     disc_input: int = 128
     disc_channels: int = 16
     disc_levels: int = 5
@@ -40,7 +41,8 @@ class HarmonizerConfig:
     @classmethod
     def tiny(cls) -> HarmonizerConfig:
         return cls(image_size=64, gen_input=32, gen_channels=8, gen_levels=3, gen_max_channels=16,
-                   gen_bottleneck_blocks=1, disc_input=32, disc_channels=8, disc_levels=2, disc_max_channels=16)
+                   gen_bottleneck_blocks=1, context_hidden=16, disc_input=32, disc_channels=8, disc_levels=2,
+                   disc_max_channels=16)
 
     @classmethod
     def preset(cls, name: str) -> HarmonizerConfig:

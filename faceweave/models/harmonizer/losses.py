@@ -43,6 +43,7 @@ class HarmonizerLossWeights:
     embed: float = 20.0  # λ_emb (H4); no effect without an embedding network (--embed none)
     gt: float = 20.0  # λ_gt (H5, ours)
     gt_eps: float = 0.0  # H5's error: 0 → squared; ε > 0 → Charbonnier √(e² + ε²) − ε (ours, ≈ L1 like ΔE)
+    gt_relative: float = 0.0  # c > 0: H5 per composite weighted by 1 / (e₀ + c), e₀ its error before (ours)
 
 
 def d_adversarial_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
@@ -84,6 +85,14 @@ def embedding_loss(out: torch.Tensor, composite: torch.Tensor, embed: Embedder |
     with torch.no_grad():
         target = embed(composite)
     return ((embed(out) - target) ** 2).mean()
+
+
+def relative_weight(composite: torch.Tensor, truth: torch.Tensor, region: torch.Tensor, c: float) -> torch.Tensor:
+    # H5 weighting (ours): w = 1 / (e₀ + c), e₀ = mean(M̃ (x − y)²) / mean(M̃), the composite's own error, so
+    # a composite that is nearly right already counts by its *relative* change, not its tiny absolute one
+    with torch.no_grad():
+        e0 = (region * (composite - truth) ** 2).flatten(1).sum(1) / (3 * region.flatten(1).sum(1)).clamp_min(1.0)
+        return 1.0 / (e0 + c)
 
 
 def ground_truth_loss(out: torch.Tensor, truth: torch.Tensor, region: torch.Tensor,

@@ -86,8 +86,9 @@ class UNetGenerator(nn.Module):
             prev = w[i - 1]
         self.affine_head = nn.Conv2d(w[1] if len(w) > 1 else prev, 12, 3, padding=1)
         self.head = nn.Conv2d(prev, 3, 3, padding=1)  # the residual head
-        # global context: RGB mean / std inside the mask and in the ring around it → a per-image transform
-        self.context = nn.Sequential(nn.Linear(27, 32), nn.LeakyReLU(0.2), nn.Linear(32, 12))
+        # global context: RGB statistics inside the mask, in the ring and across the seam → a per-image transform
+        hid = cfg.context_hidden
+        self.context = nn.Sequential(nn.Linear(CONTEXT_FEATURES, hid), nn.LeakyReLU(0.2), nn.Linear(hid, 12))
         for layer in (self.head, self.affine_head, self.context[2]):  # starts as the identity: ŷ = x
             nn.init.zeros_(layer.weight)
             nn.init.zeros_(layer.bias)
@@ -133,32 +134,55 @@ class UNetGenerator(nn.Module):
         return out.clamp(0, 1) if clamp else out
 
 
-def context_stats(x: torch.Tensor, mask: torch.Tensor, gate: torch.Tensor) -> torch.Tensor:
-    """[B, 27]: per-channel mean and std of ``x`` inside the mask and in the ring (gate − mask) around it,
-    the log ratios of the two means and of the two standard deviations, and the means in the two thin
-    bands along the mask's edge (inside / outside, ≈ 3 % of the face wide) with their log ratio.
+CONTEXT_FEATURES = 39  # len(context_stats(...)[0]); the first 27 are the 0.1 release's
 
-    What the face's colour is and what the skin around it says it should be: the statistics a colour
-    transfer would match, and the colour step across the seam (alone, matching the two bands removes
-    ≈ 40 % of a multiband self-composite's colour error), given to the network directly so it need not
-    learn them from a small receptive field.
-    """
-    out = []
-    hard = (mask > 0.5).to(x.dtype)
-    r = max(int(round(0.02 * mask.shape[-1])), 1)  # ≈ 3 % of the face (the crop is 1.5× the mask)
+
+def _bands(mask: torch.Tensor, frac: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """The thin bands inside / outside the hard mask's edge, ``frac`` of the crop side wide."""
+    hard = (mask > 0.5).to(mask.dtype)
+    r = max(int(round(frac * mask.shape[-1])), 1)
     k = 2 * r + 1
-    inner = hard + F.max_pool2d(-hard, k, 1, r)  # hard − erode(hard)
-    outer = F.max_pool2d(hard, k, 1, r) - hard  # dilate(hard) − hard
-    for w in (mask, (gate - mask).clamp(0, 1), inner, outer):
-        n = w.flatten(1).sum(1).clamp_min(1.0)[:, None]
-        mean = (x * w).flatten(2).sum(2) / n
-        out.append(mean)
-        if len(out) < 5:
-            var = ((x - mean[:, :, None, None]) ** 2 * w).flatten(2).sum(2) / n
-            out.append(var.clamp_min(1e-8).sqrt())
-    lg = [torch.log(v.clamp_min(1e-3)) for v in out]
-    # log(μ_in / μ_ring), log(σ_in / σ_ring), log(μ_inner band / μ_outer band)
-    return torch.cat(out + [lg[0] - lg[2], lg[1] - lg[3], lg[4] - lg[5]], 1)
+
+    def dilate(t: torch.Tensor) -> torch.Tensor:  # k×k square max filter, separable (same result, cheaper)
+        return F.max_pool2d(F.max_pool2d(t, (k, 1), 1, (r, 0)), (1, k), 1, (0, r))
+
+    return hard - dilate(-hard).neg(), dilate(hard) - hard  # hard − erode(hard), dilate(hard) − hard
+
+
+def _moments(x: torch.Tensor, w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-channel weighted mean and standard deviation of ``x`` ([B, 3] each)."""
+    n = w.flatten(1).sum(1).clamp_min(1.0)[:, None]
+    mean = (x * w).flatten(2).sum(2) / n
+    var = ((x - mean[:, :, None, None]) ** 2 * w).flatten(2).sum(2) / n
+    return mean, var.clamp_min(1e-8).sqrt()
+
+
+def context_stats(x: torch.Tensor, mask: torch.Tensor, gate: torch.Tensor) -> torch.Tensor:
+    """[B, 39] (:data:`CONTEXT_FEATURES`): what the face's colour is and what its surroundings say it
+    should be — the statistics a colour transfer would match, and the colour step across the seam
+    (alone, matching the two thin bands removes ≈ 40 % of a multiband self-composite's colour error).
+
+    0–26 (the 0.1 release's): per-channel mean and std inside the mask and in the ring (gate − mask),
+    the means of the thin bands along the mask's edge (inside / outside, ≈ 2 % of the crop wide), and
+    the log ratios mask / ring of the means and of the stds and inner / outer thin band. 27–38 (ours,
+    to tell an already-matched composite from a mismatched one): the means of wide bands (≈ 6 %) and
+    their log ratio, and the log ratio of the thin bands' stds (texture contrast across the seam,
+    which a gain or gamma change of the face alters and a multiband blend does not hide).
+    """
+    mu_m, sd_m = _moments(x, mask)
+    mu_r, sd_r = _moments(x, (gate - mask).clamp(0, 1))
+    inner, outer = _bands(mask, 0.02)
+    mu_i, sd_i = _moments(x, inner)
+    mu_o, sd_o = _moments(x, outer)
+    inner6, outer6 = _bands(mask, 0.06)
+    mu_i6, _ = _moments(x, inner6)
+    mu_o6, _ = _moments(x, outer6)
+
+    def lr(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        return torch.log(a.clamp_min(1e-3)) - torch.log(b.clamp_min(1e-3))
+
+    return torch.cat([mu_m, sd_m, mu_r, sd_r, mu_i, mu_o, lr(mu_m, mu_r), lr(sd_m, sd_r), lr(mu_i, mu_o),
+                      mu_i6, mu_o6, lr(mu_i6, mu_o6), lr(sd_i, sd_o)], 1)
 
 
 def mask_gate(mask: torch.Tensor, grow: float = 0.06) -> torch.Tensor:
