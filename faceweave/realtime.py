@@ -136,8 +136,24 @@ def mark_tracked(out: np.ndarray, before: np.ndarray, chosen: list[TrackedFace],
     swap moved eyes, nose and mouth), so the landmarks are fitted on ``out``, in each tracked face's
     box (kept detector-like by the tracker), instead of detecting the faces of every frame again.
     """
-    from faceweave.analysis.landmarks import landmarks_68
     from faceweave.media import provenance as pv
 
-    lms = [landmarks_68(out, tf.box) for tf in chosen]
+    lms = [landmarks_near(out, tf.box) for tf in chosen]
     return pv.mark_faces(out, before, lms, payload_id, lambda _rgb: [], passes=2)
+
+
+def landmarks_near(rgb: np.ndarray, box: np.ndarray, pad: float = 0.5) -> np.ndarray:
+    """dlib's 68 landmarks of the face in ``box``, fitted on a crop ``pad`` box sizes larger on each side.
+
+    The same points as on the whole frame (the predictor reads pixels near its current shape only;
+    integer offsets keep dlib's rounding of the box), without converting the whole frame for dlib.
+    """
+    from faceweave.analysis.landmarks import landmarks_68
+
+    x0, y0, x1, y1 = (round(float(v)) for v in box)  # dlib's rectangle, rounded as landmarks_68 rounds it
+    w, h = x1 - x0, y1 - y0
+    cx0, cy0 = max(int(x0 - pad * w), 0), max(int(y0 - pad * h), 0)
+    cx1, cy1 = min(int(x1 + pad * w) + 1, rgb.shape[1]), min(int(y1 + pad * h) + 1, rgb.shape[0])
+    crop = np.ascontiguousarray(rgb[cy0:cy1, cx0:cx1])
+    shifted = np.array([x0 - cx0, y0 - cy0, x1 - cx0, y1 - cy0], np.float64)  # integers: no re-rounding
+    return landmarks_68(crop, shifted) + np.array([cx0, cy0], np.float32)

@@ -218,29 +218,27 @@ def pattern_gain() -> np.ndarray:
     return np.einsum("kp,pk->k", p, hp.reshape(N * N, -1))
 
 
-def embed(
-    rgb: np.ndarray,
-    landmarks: np.ndarray,
-    region: np.ndarray,
-    bits: np.ndarray,
-    *,
-    passes: int = 3,
-    psnr_min: float = PSNR_MIN,
-) -> np.ndarray:
+def embed(rgb: np.ndarray, landmarks: np.ndarray, region: np.ndarray, bits: np.ndarray, *, passes: int = 3,
+          psnr_min: float = PSNR_MIN) -> np.ndarray:
     """Return a copy of ``rgb`` (H×W×3 uint8) carrying the pilot and ``bits`` in the face of ``landmarks``.
 
     ``region`` (H×W bool) is where pixels may change: the swapped face. Outside it the result is
     bit-identical to ``rgb``.
     """
-    rows, cols = np.nonzero(region.any(axis=1))[0], np.nonzero(region.any(axis=0))[0]
-    if not len(rows):
+    x0, y0, bw, bh = cv2.boundingRect((region != 0).view(np.uint8))  # the non-zero pixels' box
+    if not bw:
         return rgb.copy()
-    y0, y1, x0, x1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
     # work on the region's bounding box only (a 37 MP photo stays cheap); pixels outside it never change
     full = rgb.copy()
-    full[y0:y1, x0:x1] = _embed_box(rgb[y0:y1, x0:x1], crop_matrix(landmarks), (x0, y0), region[y0:y1, x0:x1],
-                                    bits, passes, psnr_min)
+    box = np.s_[y0:y0 + bh, x0:x0 + bw]
+    full[box] = _embed_box(rgb[box], crop_matrix(landmarks), (x0, y0), region[box], bits, passes, psnr_min)
     return full
+
+
+@cache
+def _patterns32() -> np.ndarray:
+    """:func:`patterns` in float32, for embedding (video frames pay for every pass; detection stays float64)."""
+    return np.ascontiguousarray(patterns().astype(np.float32))
 
 
 def _embed_box(
@@ -248,7 +246,7 @@ def _embed_box(
     passes: int, psnr_min: float,
 ) -> np.ndarray:
     h, w = rgb.shape[:2]
-    p = patterns()
+    p = _patterns32()
     g = pattern_gain()
     m = m_full.copy()
     m[:, 2] = m_full[:, 2] + m_full[:, :2] @ np.array(origin, np.float64)  # box coordinates → crop
@@ -256,32 +254,34 @@ def _embed_box(
     reg = region.astype(np.float32)
     gray = np.array_equal(rgb[..., 0], rgb[..., 1]) and np.array_equal(rgb[..., 1], rgb[..., 2])
     direction = np.ones(3, np.float32) if gray else LUMA_DIRECTION  # a gray result stays gray
-    out = rgb.copy()
+    out = rgb
     acc = np.zeros((h, w), np.float32)
     base = rgb.astype(np.float32)
     to_rgb = direction.reshape(3, 1).astype(np.float32)  # acc (H×W) → its RGB change (H×W×3), one cv2 pass
+    to_luma = LUMA.reshape(1, 3)
     for _ in range(passes):
-        y = project(luma(out), m)
+        y = (p @ highpass(_crop(cv2.transform(out.astype(np.float32), to_luma), m)).ravel()).astype(np.float64)
         d = np.zeros(len(p))
         d[PILOT] = (PILOT_ALPHA * 1.02 - y[PILOT]) / g[PILOT]
         need = PAYLOAD_ALPHA * 1.1 - sign * y[PAYLOAD]  # a little over α so rounding keeps the margin
         d[PAYLOAD] = np.where(need > 0, need * sign / g[PAYLOAD], 0.0)
         if abs(d[PILOT]) < 1.0 and not np.any(d[PAYLOAD]):
             break
-        delta = (d @ p).reshape(N, N).astype(np.float32)
+        delta = (d.astype(np.float32) @ p).reshape(N, N)
         back = cv2.warpAffine(delta, m, (w, h), flags=cv2.WARP_INVERSE_MAP | cv2.INTER_LINEAR,
                               borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
         acc += back * reg
         # base + acc·direction, rounded to the nearest integer and saturated to 0–255 (cv2 rounds as np.rint)
         out = cv2.add(base, cv2.transform(acc[..., None], to_rgb), dtype=cv2.CV_8U)
-    inside = region.astype(bool)
-    if inside.any():
-        mse = float(np.mean((out[inside].astype(np.float64) - base[inside]) ** 2))
+    inside = (region != 0).view(np.uint8)
+    count = cv2.countNonZero(inside)
+    if count and out is not rgb:
+        mse = cv2.norm(out, rgb, cv2.NORM_L2SQR, mask=inside) / (3 * count)  # exact: integer differences
         limit = 255.0**2 / 10 ** (psnr_min / 10)
         if mse > limit:  # keep the promise on invisibility: scale the whole change down
             acc *= np.float32(np.sqrt(limit / mse) * 0.98)
             out = cv2.add(base, cv2.transform(acc[..., None], to_rgb), dtype=cv2.CV_8U)
-    return out
+    return out if out is not rgb else rgb.copy()
 
 
 # ---------------------------------------------------------------- detection
