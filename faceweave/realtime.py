@@ -15,9 +15,10 @@ Every engine of the registry goes through it unchanged: an engine sees ordinary 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -157,3 +158,32 @@ def landmarks_near(rgb: np.ndarray, box: np.ndarray, pad: float = 0.5) -> np.nda
     crop = np.ascontiguousarray(rgb[cy0:cy1, cx0:cx1])
     shifted = np.array([x0 - cx0, y0 - cy0, x1 - cx0, y1 - cy0], np.float64)  # integers: no re-rounding
     return landmarks_68(crop, shifted) + np.array([cx0, cy0], np.float32)
+
+
+@contextlib.contextmanager
+def frame_parallel(warm_watermark: bool = False) -> Iterator[None]:
+    """The setting of a clip's frames processed several at once (video files, ``faceweave live``).
+
+    OpenCV's own thread pool is cut to one thread while it lasts: the pipeline already keeps both cores
+    busy with whole frames, and OpenCV splitting each face-sized call across threads only adds waits
+    (restored on exit). With ``warm_watermark``, the watermark's patterns (a QR factorisation, ~0.2 s)
+    are computed in the background meanwhile (enter before the source photo is analysed: they are
+    ready long before the first frame; were they not, a frame would compute them itself).
+    """
+    import cv2
+
+    warm = None
+    if warm_watermark:
+        from faceweave.media.provenance import watermark as wm
+
+        warm = threading.Thread(target=lambda: (wm._patterns32(), wm.pattern_gain()), name="faceweave-warm",
+                                daemon=True)
+        warm.start()
+    n = cv2.getNumThreads()
+    cv2.setNumThreads(1)
+    try:
+        yield
+    finally:
+        cv2.setNumThreads(n)
+        if warm is not None:
+            warm.join()

@@ -90,10 +90,23 @@ def polygon_distance(points: np.ndarray, polygon: np.ndarray, reach: float | Non
 
     The same as ``cv2.pointPolygonTest(poly, p, True)`` for every point, in one vectorised pass
     (even-odd rule for inside; the distance is to the nearest edge). With ``reach``, distances
-    below ``-reach`` are clipped to ``-reach`` (callers that only use the band within ``reach``).
+    below ``-reach`` are clipped to ``-reach`` (callers that only use the band within ``reach``);
+    points outside the polygon's box grown by ``reach`` are then not measured at all (they are at least
+    ``reach`` away: the same result, for the few points near a small polygon such as an eye).
     """
-    p = np.asarray(points, np.float64)[:, None, :2]  # N×1×2
+    p = np.asarray(points, np.float64)[:, :2]
     a = np.asarray(polygon, np.float64).reshape(-1, 2)
+    if reach is None:
+        return _polygon_distance(p, a)
+    near = np.all((p > a.min(0) - reach) & (p < a.max(0) + reach), axis=1)
+    out = np.full(len(p), -float(reach))
+    if near.any():
+        out[near] = np.maximum(_polygon_distance(p[near], a), -reach)
+    return out
+
+
+def _polygon_distance(points: np.ndarray, a: np.ndarray) -> np.ndarray:
+    p = points[:, None, :]  # N×1×2
     b = np.roll(a, -1, axis=0)
     ab = (b - a)[None]  # 1×E×2
     ap = p - a[None]
@@ -103,5 +116,4 @@ def polygon_distance(points: np.ndarray, polygon: np.ndarray, reach: float | Non
     crosses = (ay > py) != (by > py)
     x_at = a[None, :, 0] + (py - ay) * (b[None, :, 0] - a[None, :, 0]) / np.where(by != ay, by - ay, 1.0)
     inside = (crosses & (p[..., 0] < x_at)).sum(1) % 2 == 1
-    out = np.where(inside, dist, -dist)
-    return out if reach is None else np.maximum(out, -reach)
+    return np.where(inside, dist, -dist)
