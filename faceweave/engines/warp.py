@@ -236,7 +236,8 @@ def eye_openness(mesh: np.ndarray) -> float:
 def _dilated(m: np.ndarray, radius: float) -> np.ndarray:
     from faceweave.analysis.masks import dilate_ellipse  # cv2.dilate's result, computed on m's box only
 
-    return dilate_ellipse(m, max(int(round(radius)), 1))
+    u = dilate_ellipse(cv2.convertScaleAbs(m, alpha=255.0), max(int(round(radius)), 1))  # 8 bits: 4× faster
+    return u.astype(np.float32) * np.float32(1 / 255)
 
 
 def target_kept_mask(
