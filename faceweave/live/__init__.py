@@ -180,10 +180,7 @@ def run_live(
     capture.start()
     t_start = time.perf_counter()
     try:
-        from faceweave.realtime import frame_parallel
-
-        with frame_parallel():  # OpenCV on one thread: frames are already swapped in parallel
-            _pump(capture, swapper, pool, _Presenter(outs, stats, show_fps), workers, max_seconds, t_start)
+        _pump(capture, swapper, pool, _Presenter(outs, stats, show_fps), workers, max_seconds, t_start)
         err = getattr(capture, "error", None)
         if err is not None:
             raise FaceweaveError(f"capture failed: {err}") from None

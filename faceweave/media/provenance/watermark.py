@@ -256,7 +256,6 @@ def _embed_box(
     direction = np.ones(3, np.float32) if gray else LUMA_DIRECTION  # a gray result stays gray
     out = rgb
     acc = np.zeros((h, w), np.float32)
-    base = rgb.astype(np.float32)
     to_rgb = direction.reshape(3, 1).astype(np.float32)  # acc (H×W) → its RGB change (H×W×3), one cv2 pass
     to_luma = LUMA.reshape(1, 3)
     for _ in range(passes):
@@ -270,9 +269,9 @@ def _embed_box(
         delta = (d.astype(np.float32) @ p).reshape(N, N)
         back = cv2.warpAffine(delta, m, (w, h), flags=cv2.WARP_INVERSE_MAP | cv2.INTER_LINEAR,
                               borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
-        acc += back * reg
-        # base + acc·direction, rounded to the nearest integer and saturated to 0–255 (cv2 rounds as np.rint)
-        out = cv2.add(base, cv2.transform(acc[..., None], to_rgb), dtype=cv2.CV_8U)
+        cv2.accumulateProduct(back, reg, acc)  # acc += back · reg
+        # rgb + acc·direction, rounded to the nearest integer and saturated to 0–255 (cv2 rounds as np.rint)
+        out = cv2.add(rgb, cv2.transform(acc[..., None], to_rgb), dtype=cv2.CV_8U)
     inside = (region != 0).view(np.uint8)
     count = cv2.countNonZero(inside)
     if count and out is not rgb:
@@ -280,7 +279,7 @@ def _embed_box(
         limit = 255.0**2 / 10 ** (psnr_min / 10)
         if mse > limit:  # keep the promise on invisibility: scale the whole change down
             acc *= np.float32(np.sqrt(limit / mse) * 0.98)
-            out = cv2.add(base, cv2.transform(acc[..., None], to_rgb), dtype=cv2.CV_8U)
+            out = cv2.add(rgb, cv2.transform(acc[..., None], to_rgb), dtype=cv2.CV_8U)
     return out if out is not rgb else rgb.copy()
 
 
