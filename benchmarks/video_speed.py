@@ -218,10 +218,15 @@ def main() -> int:
     ap.add_argument("--live", action="store_true", help="measure live mode fed from the clip only")
     ap.add_argument("--no-live", action="store_true", help="skip the live-mode measurement after the clips")
     ap.add_argument("--workers", type=int, default=None, help="frames swapped at once (default: the API's)")
+    ap.add_argument("--opencv-threads", type=int, default=None, help="cv2.setNumThreads (default: OpenCV's own)")
     ap.add_argument("--_child", nargs=3, metavar=("CLIP", "OUT", "ENGINE"), help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.workers is not None:
         WORKERS["workers"] = a.workers
+    if a.opencv_threads is not None:
+        import cv2
+
+        cv2.setNumThreads(a.opencv_threads)
     if a._child:
         sys.stdout.write(json.dumps(run_one(Path(a._child[0]), Path(a._child[1]), a._child[2])) + "\n")
         return 0
@@ -240,6 +245,7 @@ def main() -> int:
             out = Path(d) / f"out{size}.mp4"
             env = dict(os.environ, PYTHONWARNINGS="ignore")
             extra = ["--workers", str(a.workers)] if a.workers is not None else []
+            extra += ["--opencv-threads", str(a.opencv_threads)] if a.opencv_threads is not None else []
             res = subprocess.run([sys.executable, __file__, "--_child", str(clip), str(out), a.engine, *extra],
                                  capture_output=True, text=True, env=env, check=False)
             if res.returncode != 0:

@@ -170,14 +170,14 @@ def landmarks_near(rgb: np.ndarray, box: np.ndarray, pad: float = 0.5) -> np.nda
 
 
 @contextlib.contextmanager
-def frame_parallel(warm_watermark: bool = False) -> Iterator[None]:
+def frame_parallel(warm_watermark: bool = False, opencv_threads: int | None = None) -> Iterator[None]:
     """The setting of a clip's frames processed several at once (video files, ``faceweave live``).
 
-    OpenCV's own thread pool is cut to one thread while it lasts: the pipeline already keeps both cores
-    busy with whole frames, and OpenCV splitting each face-sized call across threads only adds waits
-    (restored on exit). With ``warm_watermark``, the watermark's patterns (a QR factorisation, ~0.2 s)
-    are computed in the background meanwhile (enter before the source photo is analysed: they are
-    ready long before the first frame; were they not, a frame would compute them itself).
+    With ``warm_watermark``, the watermark's patterns (a QR factorisation, ~0.2 s) are computed in the
+    background meanwhile (enter before the source photo is analysed: they are ready long before the first
+    frame; were they not, a frame would compute them itself). ``opencv_threads`` sets OpenCV's own thread
+    pool while it lasts (restored on exit); None leaves it: on an idle machine OpenCV's threads fill the
+    core a render thread leaves while it waits for the GIL, on a busy one they only add waits.
     """
     import cv2
 
@@ -189,7 +189,8 @@ def frame_parallel(warm_watermark: bool = False) -> Iterator[None]:
                                 daemon=True)
         warm.start()
     n = cv2.getNumThreads()
-    cv2.setNumThreads(1)
+    if opencv_threads is not None:
+        cv2.setNumThreads(int(opencv_threads))
     try:
         yield
     finally:

@@ -142,11 +142,13 @@ def test_source_patch_is_resampled_once_per_scale_and_keeps_the_bicubic_warp(
     assert 10 * np.log10(255**2 / mse) > 34
 
 
-def test_frame_parallel_sets_opencv_to_one_thread_and_restores_it() -> None:
+def test_frame_parallel_sets_opencv_threads_only_when_asked_and_restores_them() -> None:
     before = cv2.getNumThreads()
     with frame_parallel(warm_watermark=True):
+        assert cv2.getNumThreads() == before
+    with frame_parallel(opencv_threads=1):
         assert cv2.getNumThreads() == 1
     assert cv2.getNumThreads() == before
-    with pytest.raises(RuntimeError), frame_parallel():
+    with pytest.raises(RuntimeError), frame_parallel(opencv_threads=1):
         raise RuntimeError("a failed clip")
     assert cv2.getNumThreads() == before
