@@ -1,7 +1,7 @@
 """Video swap speed, end to end (decode → analyse/track → swap → encode, audio muxed), and per stage.
 
     .venv/bin/python benchmarks/video_speed.py [--engine warp] [--sizes 360,720] [--stage-frames 60]
-    .venv/bin/python benchmarks/video_speed.py --live        # live mode fed from the clip
+    .venv/bin/python benchmarks/video_speed.py --live        # live mode fed from the clip only
 
 For each size it runs ``faceweave.api.swap_video`` on the bundled 640×360 clip (472 frames, AAC audio)
 and on a 1280×720 upscale of it written to a temporary folder, each in a fresh subprocess so its peak RSS
@@ -13,10 +13,11 @@ with the tracked occlusion mask, and the watermark):
 decode, full analysis (detection + landmarks + mesh, what every frame cost before tracking), tracking
 (when the streaming pipeline is present), the engine's swap, and H.264 encoding.
 
-``--live`` feeds the clip through ``faceweave live``'s code path (a file capture source paced like a
-30 fps camera, frames dropped under load) and reports the shown fps and the median / p95 latency
-from capture to display. Wall-clock figures depend on how busy the machine is (the load average is
-printed); CPU time per frame much less so, and "≤ N fps on 2 idle cores" is 2 / (CPU s per frame).
+Then (unless ``--no-live``; ``--live`` measures only this) it feeds the clip through ``faceweave live``'s
+code path (a file capture source paced like a 30 fps camera, frames dropped under load) and reports the
+shown fps, the median / p95 latency from capture to display and the CPU time per shown frame.
+Wall-clock figures depend on how busy the machine is (the load average is printed); CPU time per frame
+much less so, and "≤ N fps on 2 idle cores" is 2 / (CPU s per frame).
 """
 
 from __future__ import annotations
@@ -191,11 +192,22 @@ def video_path_stages(frames: list[np.ndarray], src: np.ndarray, engine: str, ro
 def live(clip: Path, engine: str) -> dict[str, float]:
     from faceweave.live import FileCapture, NullDisplay, run_live
 
+    c0 = time.process_time()
     stats = run_live(str(SOURCE), FileCapture(clip, realtime=True, fps=LIVE_FPS), NullDisplay(), engine=engine,
                      **WORKERS)
+    cpu = time.process_time() - c0  # the whole session: model loading, capture (decoding), swaps
     return {"shown_fps": stats.fps, "latency_median_ms": stats.latency_median_ms,
             "latency_p95_ms": stats.latency_p95_ms, "captured": stats.captured, "shown": stats.shown,
-            "dropped": stats.dropped}
+            "dropped": stats.dropped, "cpu_ms_per_shown": 1000 * cpu / max(stats.shown, 1)}
+
+
+def report_live(engine: str) -> None:
+    r = live(CLIP, engine)
+    sys.stdout.write(f"live (fed from {CLIP.name} at {LIVE_FPS:.0f} fps): {r['shown_fps']:.1f} fps shown, "
+                     f"median latency {r['latency_median_ms']:.0f} ms, p95 {r['latency_p95_ms']:.0f} ms, "
+                     f"{r['shown']}/{r['captured']} frames shown, {r['dropped']} dropped; "
+                     f"CPU {r['cpu_ms_per_shown']:.0f} ms per shown frame (load average now: "
+                     f"{os.getloadavg()[0]:.1f})\n")
 
 
 def main() -> int:
@@ -203,12 +215,18 @@ def main() -> int:
     ap.add_argument("--engine", default="warp")
     ap.add_argument("--sizes", default="360,720", help="clip heights to run: 360 (bundled) and/or 720 (upscale)")
     ap.add_argument("--stage-frames", type=int, default=60, help="frames for the per-stage costs (0: skip)")
-    ap.add_argument("--live", action="store_true", help="measure live mode fed from the clip instead")
+    ap.add_argument("--live", action="store_true", help="measure live mode fed from the clip only")
+    ap.add_argument("--no-live", action="store_true", help="skip the live-mode measurement after the clips")
     ap.add_argument("--workers", type=int, default=None, help="frames swapped at once (default: the API's)")
+    ap.add_argument("--opencv-threads", type=int, default=None, help="cv2.setNumThreads (default: OpenCV's own)")
     ap.add_argument("--_child", nargs=3, metavar=("CLIP", "OUT", "ENGINE"), help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.workers is not None:
         WORKERS["workers"] = a.workers
+    if a.opencv_threads is not None:
+        import cv2
+
+        cv2.setNumThreads(a.opencv_threads)
     if a._child:
         sys.stdout.write(json.dumps(run_one(Path(a._child[0]), Path(a._child[1]), a._child[2])) + "\n")
         return 0
@@ -216,10 +234,7 @@ def main() -> int:
     sys.stdout.write(f"engine={a.engine} source={SOURCE.name} clip={CLIP.name} cpus={os.cpu_count()} "
                      f"load(1 min)={load:.1f}\n")
     if a.live:
-        r = live(CLIP, a.engine)
-        sys.stdout.write(f"live (fed from {CLIP.name} at {LIVE_FPS:.0f} fps): {r['shown_fps']:.1f} fps shown, "
-                         f"median latency {r['latency_median_ms']:.0f} ms, p95 {r['latency_p95_ms']:.0f} ms, "
-                         f"{r['shown']}/{r['captured']} frames shown, {r['dropped']} dropped\n")
+        report_live(a.engine)
         return 0
     with tempfile.TemporaryDirectory(prefix="fw-bench-") as d:
         for size in (int(s) for s in a.sizes.split(",")):
@@ -230,6 +245,7 @@ def main() -> int:
             out = Path(d) / f"out{size}.mp4"
             env = dict(os.environ, PYTHONWARNINGS="ignore")
             extra = ["--workers", str(a.workers)] if a.workers is not None else []
+            extra += ["--opencv-threads", str(a.opencv_threads)] if a.opencv_threads is not None else []
             res = subprocess.run([sys.executable, __file__, "--_child", str(clip), str(out), a.engine, *extra],
                                  capture_output=True, text=True, env=env, check=False)
             if res.returncode != 0:
@@ -247,6 +263,8 @@ def main() -> int:
                 for k, v in st.items():
                     sys.stdout.write(f"    {k:<28} {v:7.1f}\n")
             sys.stdout.write(f"    (load average now: {os.getloadavg()[0]:.1f})\n")
+    if not a.no_live:
+        report_live(a.engine)
     return 0
 
 

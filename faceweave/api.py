@@ -335,36 +335,39 @@ def swap_video(
     from faceweave.media.image import check_pixels
     from faceweave.media.stream import stream_video
     from faceweave.media.video import probe
-    from faceweave.realtime import FrameSwapper, TargetFollower, occlusion_tracker
+    from faceweave.realtime import FrameSwapper, TargetFollower, frame_parallel, occlusion_tracker
 
     out, tp = _check_video_job(source, target, output, blend, target_face)
     info = probe(tp)
     check_pixels(info.width, info.height, str(tp))  # frame size, before any frame is decoded
-    eng = get_engine(engine)
-    src, sf = _source(eng, source, source_face)
-    ref_face = _reference_face(reference)
-    opts = SwapOptions(blend=blend, colour_transfer=colour_transfer, keep_mouth=keep_mouth, extra=dict(extra))  # type: ignore[arg-type]
-    swapper = FrameSwapper(
-        engine=eng, source=None if src is None else src.rgb, source_face=sf, options=opts,
-        follower=TargetFollower(target_face, ref_face, reference_threshold),
-        tracker=FaceTracker(identity=ref_face is not None, detect_every=detect_every, fps=info.fps),
-        occlusion=occlusion_tracker(eng, opts),
-    )
-    prov = _video_finish(swapper, harmonize, _provenance(eng, (("source", source), ("target", target),
-                                                              ("reference", reference)), opts, harmonize))
-    if not getattr(eng, "thread_safe", True):
-        workers = 1
     from faceweave.media import provenance as pv
 
-    def finalize(tmp: Path) -> None:
-        if prov is None:
-            pv.log_disabled(out)
-        else:
-            pv.finalize_file(tmp, out, prov)  # type: ignore[arg-type]
+    with frame_parallel(warm_watermark=pv.settings().enabled and pv.settings().watermark_video):
+        eng = get_engine(engine)
+        src, sf = _source(eng, source, source_face)
+        ref_face = _reference_face(reference)
+        opts = SwapOptions(blend=blend, colour_transfer=colour_transfer, keep_mouth=keep_mouth,  # type: ignore[arg-type]
+                           extra=dict(extra))
+        swapper = FrameSwapper(
+            engine=eng, source=None if src is None else src.rgb, source_face=sf, options=opts,
+            follower=TargetFollower(target_face, ref_face, reference_threshold),
+            tracker=FaceTracker(identity=ref_face is not None, detect_every=detect_every, fps=info.fps),
+            occlusion=occlusion_tracker(eng, opts),
+        )
+        prov = _video_finish(swapper, harmonize, _provenance(eng, (("source", source), ("target", target),
+                                                                  ("reference", reference)), opts, harmonize))
+        if not getattr(eng, "thread_safe", True):
+            workers = 1
 
-    with _video_progress(progress, on_frame, info.frames or None, tp.name) as tick:
-        n = stream_video(tp, out, swapper.analyse, swapper.render, workers=workers, progress=tick,
-                         finalize=finalize)
+        def finalize(tmp: Path) -> None:
+            if prov is None:
+                pv.log_disabled(out)
+            else:
+                pv.finalize_file(tmp, out, prov)  # type: ignore[arg-type]
+
+        with _video_progress(progress, on_frame, info.frames or None, tp.name) as tick:
+            n = stream_video(tp, out, swapper.analyse, swapper.render, workers=workers, progress=tick,
+                             finalize=finalize)
     if swapper.swapped == 0:
         what = "no face found in any frame" if swapper.faces_seen == 0 else "no face was swapped in any frame"
         if ref_face is not None and swapper.faces_seen:

@@ -15,9 +15,10 @@ Every engine of the registry goes through it unchanged: an engine sees ordinary 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -30,6 +31,8 @@ from faceweave.engines.base import Engine, SwapOptions
 from faceweave.errors import FaceweaveError
 
 log = logging.getLogger(__name__)
+
+_THIRDS = np.full((1, 3), 1 / 3, np.float32)
 
 
 @dataclass
@@ -136,8 +139,61 @@ def mark_tracked(out: np.ndarray, before: np.ndarray, chosen: list[TrackedFace],
     swap moved eyes, nose and mouth), so the landmarks are fitted on ``out``, in each tracked face's
     box (kept detector-like by the tracker), instead of detecting the faces of every frame again.
     """
-    from faceweave.analysis.landmarks import landmarks_68
     from faceweave.media import provenance as pv
 
-    lms = [landmarks_68(out, tf.box) for tf in chosen]
+    lms = [landmarks_near(out, tf.box) for tf in chosen]
     return pv.mark_faces(out, before, lms, payload_id, lambda _rgb: [], passes=2)
+
+
+def landmarks_near(rgb: np.ndarray, box: np.ndarray, pad: float = 0.5) -> np.ndarray:
+    """dlib's 68 landmarks of the face in ``box``, fitted on a crop ``pad`` box sizes larger on each side.
+
+    The same points as on the whole frame (the predictor reads pixels near its current shape only;
+    integer offsets keep dlib's rounding of the box), without converting the whole frame for dlib.
+    """
+    import cv2
+
+    from faceweave.analysis.landmarks import landmarks_68
+
+    x0, y0, x1, y1 = (round(float(v)) for v in box)  # dlib's rectangle, rounded as landmarks_68 rounds it
+    w, h = x1 - x0, y1 - y0
+    cx0, cy0 = max(int(x0 - pad * w), 0), max(int(y0 - pad * h), 0)
+    cx1, cy1 = min(int(x1 + pad * w) + 1, rgb.shape[1]), min(int(y1 + pad * h) + 1, rgb.shape[0])
+    crop = rgb[cy0:cy1, cx0:cx1]
+    if crop.ndim == 3 and crop.shape[2] == 3:
+        # dlib reads an RGB pixel as ⌊(r + g + b) / 3⌋; handing it that grey image is a third faster (dlib
+        # holds the GIL) and gives the same points (float32 then truncation: exact for every RGB triple)
+        crop = cv2.transform(crop.astype(np.float32), _THIRDS).astype(np.uint8)
+    crop = np.ascontiguousarray(crop)
+    shifted = np.array([x0 - cx0, y0 - cy0, x1 - cx0, y1 - cy0], np.float64)  # integers: no re-rounding
+    return landmarks_68(crop, shifted) + np.array([cx0, cy0], np.float32)
+
+
+@contextlib.contextmanager
+def frame_parallel(warm_watermark: bool = False, opencv_threads: int | None = None) -> Iterator[None]:
+    """The setting of a clip's frames processed several at once (video files, ``faceweave live``).
+
+    With ``warm_watermark``, the watermark's patterns (a QR factorisation, ~0.2 s) are computed in the
+    background meanwhile (enter before the source photo is analysed: they are ready long before the first
+    frame; were they not, a frame would compute them itself). ``opencv_threads`` sets OpenCV's own thread
+    pool while it lasts (restored on exit); None leaves it: on an idle machine OpenCV's threads fill the
+    core a render thread leaves while it waits for the GIL, on a busy one they only add waits.
+    """
+    import cv2
+
+    warm = None
+    if warm_watermark:
+        from faceweave.media.provenance import watermark as wm
+
+        warm = threading.Thread(target=lambda: (wm.patterns(), wm.pattern_gain()), name="faceweave-warm",
+                                daemon=True)
+        warm.start()
+    n = cv2.getNumThreads()
+    if opencv_threads is not None:
+        cv2.setNumThreads(int(opencv_threads))
+    try:
+        yield
+    finally:
+        cv2.setNumThreads(n)
+        if warm is not None:
+            warm.join()

@@ -11,17 +11,23 @@ import numpy as np
 
 
 def _bbox(mask: np.ndarray, pad: int) -> tuple[int, int, int, int] | None:
-    ys, xs = np.nonzero(mask > 1e-3)
-    if len(xs) == 0:
+    x, y, bw, bh = cv2.boundingRect((mask > 1e-3).view(np.uint8))  # the box of the mask's non-zero pixels
+    if not bw:
         return None
     h, w = mask.shape
-    return max(ys.min() - pad, 0), min(ys.max() + 1 + pad, h), max(xs.min() - pad, 0), min(xs.max() + 1 + pad, w)
+    return max(y - pad, 0), min(y + bh + pad, h), max(x - pad, 0), min(x + bw + pad, w)
 
 
-def _restore_outside(dst: np.ndarray, out: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Guarantee: pixels where the mask is 0 are the destination's, bit for bit."""
-    keep = mask <= 1e-3
-    np.copyto(out, dst, where=keep[..., None] if out.ndim == 3 else keep)
+def _restore_outside(dst: np.ndarray, out: np.ndarray, mask: np.ndarray,
+                     box: tuple[int, int, int, int] | None = None) -> np.ndarray:
+    """Guarantee: pixels where the mask is 0 are the destination's, bit for bit.
+
+    ``box`` (y0, y1, x0, x1): the only part of ``out`` that can differ from ``dst`` (the rest is a copy).
+    """
+    y0, y1, x0, x1 = box if box is not None else (0, mask.shape[0], 0, mask.shape[1])
+    keep = (mask[y0:y1, x0:x1] <= 1e-3).view(np.uint8)
+    o = out[y0:y1, x0:x1]
+    o[...] = cv2.copyTo(np.ascontiguousarray(dst[y0:y1, x0:x1]), keep, np.ascontiguousarray(o))
     return out
 
 
@@ -40,30 +46,32 @@ def multiband_blend(dst: np.ndarray, src: np.ndarray, mask: np.ndarray, levels: 
     if bb is None:
         return dst.copy()
     y0, y1, x0, x1 = bb
-    d = dst[y0:y1, x0:x1].astype(np.float32)
-    s = src[y0:y1, x0:x1].astype(np.float32)
+    d8 = np.ascontiguousarray(dst[y0:y1, x0:x1])
+    diff = cv2.subtract(np.ascontiguousarray(src[y0:y1, x0:x1]), d8, dtype=cv2.CV_32F)
     m = np.clip(mask[y0:y1, x0:x1], 0, 1).astype(np.float32)
     if levels is None:
         levels = int(np.clip(np.log2(max(min(m.shape), 2)) - 3, 1, 6))
     # Blending the two Laplacian pyramids, L(d)·(1 − G) + L(s)·G, equals d + L(s − d)·G collapsed
     # (the pyramid is linear and L(d) collapses back to d): one pyramid to build instead of two.
-    diff = s - d
     gm = [m]
     lp = []
     cur = diff
     for _ in range(levels):
         nxt = cv2.pyrDown(cur)
         gm.append(cv2.pyrDown(gm[-1]))
-        lp.append(cur - cv2.pyrUp(nxt, dstsize=(cur.shape[1], cur.shape[0])))
+        lap = cur  # in place: each level is used once
+        lap -= cv2.pyrUp(nxt, dstsize=(cur.shape[1], cur.shape[0]))
+        lp.append(lap)
         cur = nxt
     out = cur * gm[-1][..., None]
     for i in range(levels - 1, -1, -1):
         size = (lp[i].shape[1], lp[i].shape[0])
-        out = cv2.pyrUp(out, dstsize=size) + lp[i] * gm[i][..., None]
-    out += d
+        lp[i] *= gm[i][..., None]
+        out = cv2.pyrUp(out, dstsize=size)
+        out += lp[i]
     res = dst.copy()
-    res[y0:y1, x0:x1] = np.clip(out + 0.5, 0, 255).astype(np.uint8)
-    return _restore_outside(dst, res, mask)
+    res[y0:y1, x0:x1] = cv2.add(out, d8, dtype=cv2.CV_8U)  # d + blended difference, rounded and saturated
+    return _restore_outside(dst, res, mask, bb)
 
 
 def poisson_blend(dst: np.ndarray, src: np.ndarray, mask: np.ndarray) -> np.ndarray:

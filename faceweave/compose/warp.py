@@ -26,13 +26,15 @@ def triangle_affines(src_pts: np.ndarray, dst_pts: np.ndarray, tris: np.ndarray)
     return m
 
 
-def rasterize_triangles(shape: tuple[int, int], pts: np.ndarray, tris: np.ndarray, offset=(0, 0)) -> np.ndarray:
-    """Label image (int32, −1 = none) giving the index of the triangle covering each pixel."""
-    label = np.full(shape, -1, np.int32)
+def rasterize_triangles(shape: tuple[int, int], pts: np.ndarray, tris: np.ndarray, offset=(0, 0),
+                        start: int = 0) -> np.ndarray:
+    """Label image (int32) giving ``start`` + the index of the triangle covering each pixel (``start`` − 1: none)."""
+    label = np.full(shape, start - 1, np.int32)
     p = np.round((np.asarray(pts, np.float64)[:, :2] - offset) * 16).astype(np.int32)
     polys = p[np.asarray(tris)]  # T×3×2 at once: indexing per triangle cost more than the fills
-    for i in range(len(polys)):
-        cv2.fillConvexPoly(label, polys[i], i, lineType=cv2.LINE_8, shift=4)
+    fill = cv2.fillConvexPoly
+    for i, poly in enumerate(polys, start):
+        fill(label, poly, i, lineType=cv2.LINE_8, shift=4)
     return label
 
 
@@ -62,20 +64,24 @@ def warp_mesh(
     x1, y1 = np.minimum(np.ceil(used.max(0)).astype(int) + 1, [w, h])
     if x1 <= x0 or y1 <= y0:
         return out, cover
-    label = rasterize_triangles((y1 - y0, x1 - x0), dp, tris, offset=(x0, y0))
-    m = triangle_affines(src_pts, dp, tris).astype(np.float32)
+    label = rasterize_triangles((y1 - y0, x1 - x0), dp, tris, offset=(x0, y0), start=1)  # 0: no triangle
+    # Row 0 maps uncovered pixels to (−1, −1); row i + 1 is triangle i's affine matrix.
+    table = np.empty((len(tris) + 1, 6), np.float32)
+    table[0] = (0, 0, -1, 0, 0, -1)
+    table[1:] = triangle_affines(src_pts, dp, tris).reshape(-1, 6)
     xx = np.arange(x0, x1, dtype=np.float32)[None, :]
     yy = np.arange(y0, y1, dtype=np.float32)[:, None]
-    inside = label >= 0
-    g = m.reshape(-1, 6)[np.maximum(label, 0)]  # h×w×6: one gather, float32
-    map_x = g[..., 0] * xx + g[..., 1] * yy + g[..., 2]
-    map_y = g[..., 3] * xx + g[..., 4] * yy + g[..., 5]
-    map_x[~inside] = -1
-    map_y[~inside] = -1
+    g = np.take(table, label, axis=0)  # h×w×6: one gather, float32
+    map_x = g[..., 0] * xx
+    map_x += g[..., 1] * yy
+    map_x += g[..., 2]
+    map_y = g[..., 3] * xx
+    map_y += g[..., 4] * yy
+    map_y += g[..., 5]
+    inside = (label > 0).view(np.uint8)
     patch = cv2.remap(src, map_x, map_y, interpolation, borderMode=cv2.BORDER_REPLICATE)
-    patch[~inside] = 0
-    out[y0:y1, x0:x1] = patch
-    cover[y0:y1, x0:x1] = inside.astype(np.float32)
+    out[y0:y1, x0:x1] = cv2.bitwise_and(patch, patch, mask=inside)  # 0 where no triangle covers
+    cover[y0:y1, x0:x1] = inside
     return out, cover
 
 
@@ -84,10 +90,23 @@ def polygon_distance(points: np.ndarray, polygon: np.ndarray, reach: float | Non
 
     The same as ``cv2.pointPolygonTest(poly, p, True)`` for every point, in one vectorised pass
     (even-odd rule for inside; the distance is to the nearest edge). With ``reach``, distances
-    below ``-reach`` are clipped to ``-reach`` (callers that only use the band within ``reach``).
+    below ``-reach`` are clipped to ``-reach`` (callers that only use the band within ``reach``);
+    points outside the polygon's box grown by ``reach`` are then not measured at all (they are at least
+    ``reach`` away: the same result, for the few points near a small polygon such as an eye).
     """
-    p = np.asarray(points, np.float64)[:, None, :2]  # N×1×2
+    p = np.asarray(points, np.float64)[:, :2]
     a = np.asarray(polygon, np.float64).reshape(-1, 2)
+    if reach is None:
+        return _polygon_distance(p, a)
+    near = np.all((p > a.min(0) - reach) & (p < a.max(0) + reach), axis=1)
+    out = np.full(len(p), -float(reach))
+    if near.any():
+        out[near] = np.maximum(_polygon_distance(p[near], a), -reach)
+    return out
+
+
+def _polygon_distance(points: np.ndarray, a: np.ndarray) -> np.ndarray:
+    p = points[:, None, :]  # N×1×2
     b = np.roll(a, -1, axis=0)
     ab = (b - a)[None]  # 1×E×2
     ap = p - a[None]
@@ -97,5 +116,4 @@ def polygon_distance(points: np.ndarray, polygon: np.ndarray, reach: float | Non
     crosses = (ay > py) != (by > py)
     x_at = a[None, :, 0] + (py - ay) * (b[None, :, 0] - a[None, :, 0]) / np.where(by != ay, by - ay, 1.0)
     inside = (crosses & (p[..., 0] < x_at)).sum(1) % 2 == 1
-    out = np.where(inside, dist, -dist)
-    return out if reach is None else np.maximum(out, -reach)
+    return np.where(inside, dist, -dist)

@@ -123,18 +123,19 @@ def changed_region(out: np.ndarray, before: np.ndarray, erode: int = 2) -> np.nd
     import cv2
 
     h, w = out.shape[:2]
-    diff = cv2.absdiff(np.ascontiguousarray(out), np.ascontiguousarray(before)).reshape(h, -1)
+    diff = cv2.absdiff(np.ascontiguousarray(out), np.ascontiguousarray(before))
+    c = diff.shape[2] if diff.ndim == 3 else 1
     res = np.zeros((h, w), bool)
-    rows, cols = np.flatnonzero(diff.any(axis=1)), np.flatnonzero(diff.any(axis=0).reshape(w, -1).any(axis=1))
-    if not len(rows):
+    bx, by, bw, bh = cv2.boundingRect(diff.reshape(h, -1))  # the non-zero bytes' box (columns × channels)
+    if not bw:
         return res
     # Only the changed pixels' box (and a margin the kernels cannot cross) is processed: the same
     # result as on the whole frame, at the cost of the face.
     pad = 16 + erode
-    y0, y1 = max(int(rows[0]) - pad, 0), min(int(rows[-1]) + pad + 1, h)
-    x0, x1 = max(int(cols[0]) - pad, 0), min(int(cols[-1]) + pad + 1, w)
-    box = diff.reshape(h, w, -1)[y0:y1, x0:x1]
-    d = np.bitwise_or.reduce(box, axis=2) if box.shape[2] > 1 else box[..., 0]
+    y0, y1 = max(by - pad, 0), min(by + bh + pad, h)
+    x0, x1 = max(bx // c - pad, 0), min((bx + bw - 1) // c + pad + 1, w)
+    box = np.ascontiguousarray(diff.reshape(h, w, c)[y0:y1, x0:x1])
+    d = cv2.reduce(box.reshape(-1, c), 1, cv2.REDUCE_MAX).reshape(y1 - y0, x1 - x0) if c > 1 else box[..., 0]
     d = (d > 0).astype(np.uint8)
     d = cv2.morphologyEx(d, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (9, 9)))
     if erode:
