@@ -176,7 +176,7 @@ def video_path_stages(frames: list[np.ndarray], src: np.ndarray, engine: str, ro
     opts = SwapOptions()
     sw = FrameSwapper(engine=eng, source=src, source_face=sf, options=opts, follower=TargetFollower(),
                       tracker=FaceTracker(), occlusion=occlusion_tracker(eng, opts))
-    api._video_finish(sw, False, api._provenance(eng, ()))
+    api._video_finish(sw, False, api._provenance(eng, (), opts))
     rows["video path: analyse"], rows["video path: render"] = [], []
     for i, rgb in enumerate(frames):
         t = time.process_time()

@@ -195,12 +195,18 @@ def embed(
     return full
 
 
+@cache
+def _patterns32() -> np.ndarray:
+    """:func:`patterns` in float32, for embedding (every video frame pays for it; detection stays float64)."""
+    return np.ascontiguousarray(patterns().astype(np.float32))
+
+
 def _embed_box(
     rgb: np.ndarray, m_full: np.ndarray, origin: tuple[int, int], region: np.ndarray, bits: np.ndarray,
     passes: int, psnr_min: float,
 ) -> np.ndarray:
     h, w = rgb.shape[:2]
-    p = patterns()
+    p = _patterns32()
     g = pattern_gain()
     m = m_full.copy()
     m[:, 2] = m_full[:, 2] + m_full[:, :2] @ np.array(origin, np.float64)  # box coordinates → crop
@@ -208,49 +214,58 @@ def _embed_box(
     reg = region.astype(np.float32)
     gray = np.array_equal(rgb[..., 0], rgb[..., 1]) and np.array_equal(rgb[..., 1], rgb[..., 2])
     direction = np.ones(3, np.float32) if gray else LUMA_DIRECTION  # a gray result stays gray
-    out = rgb.copy()
+    out = rgb
     acc = np.zeros((h, w), np.float32)
-    base = rgb.astype(np.float32)
     to_rgb = direction.reshape(3, 1).astype(np.float32)  # acc (H×W) → its RGB change (H×W×3), one cv2 pass
-    u = pilot_direction(luma(rgb), m)
-    gu = float(p[PILOT] @ highpass(u.reshape(N, N).astype(np.float32)).ravel())
+    to_luma = LUMA.reshape(1, 3)
+
+    def soft_bits(img: np.ndarray) -> np.ndarray:  # project(luma(img), m), luma in one cv2 pass
+        return (p @ highpass(_crop(cv2.transform(img.astype(np.float32), to_luma), m)).ravel()).astype(np.float64)
+
+    u = pilot_direction(luma(rgb), m, p=p)
+    gu = float(p[PILOT] @ highpass(u.reshape(N, N)).ravel())
     for _ in range(passes):
-        y = project(luma(out), m)
-        d = np.zeros(len(p))
+        y = soft_bits(out)
+        d = np.zeros(len(p), np.float32)
         d_pilot = (PILOT_ALPHA * 1.02 - y[PILOT]) / gu
         need = PAYLOAD_ALPHA * 1.1 - sign * y[PAYLOAD]  # a little over α so rounding keeps the margin
         d[PAYLOAD] = np.where(need > 0, need * sign / g[PAYLOAD], 0.0)
         if abs(d_pilot) < 1.0 and not np.any(d[PAYLOAD]):
             break
-        delta = (d @ p + d_pilot * u).reshape(N, N).astype(np.float32)
+        delta = (d @ p + np.float32(d_pilot) * u).reshape(N, N)
         back = cv2.warpAffine(delta, m, (w, h), flags=cv2.WARP_INVERSE_MAP | cv2.INTER_LINEAR,
                               borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
-        acc += back * reg
-        # base + acc·direction, rounded to the nearest integer and saturated to 0–255 (cv2 rounds as np.rint)
-        out = cv2.add(base, cv2.transform(acc[..., None], to_rgb), dtype=cv2.CV_8U)
-    inside = region.astype(bool)
+        cv2.accumulateProduct(back, reg, acc)  # acc += back · reg
+        # rgb + acc·direction, rounded to the nearest integer and saturated to 0–255 (cv2 rounds as np.rint)
+        out = cv2.add(rgb, cv2.transform(acc[..., None], to_rgb), dtype=cv2.CV_8U)
+    inside = (region != 0).view(np.uint8)
+    count = cv2.countNonZero(inside)
     limit = 255.0**2 / 10 ** (psnr_min / 10)
     for _ in range(4):  # keep the promise on invisibility: scale the whole change down (rounding included)
-        mse = float(np.mean((out[inside].astype(np.float64) - base[inside]) ** 2)) if inside.any() else 0.0
+        if not count or out is rgb:
+            break
+        mse = cv2.norm(out, rgb, cv2.NORM_L2SQR, mask=inside) / (3 * count)  # exact: integer differences
         if mse <= limit:
             break
         acc *= np.float32(np.sqrt(limit / mse) * 0.99)
-        out = cv2.add(base, cv2.transform(acc[..., None], to_rgb), dtype=cv2.CV_8U)
-    return out
+        out = cv2.add(rgb, cv2.transform(acc[..., None], to_rgb), dtype=cv2.CV_8U)
+    return out if out is not rgb else rgb.copy()
 
 
-def pilot_direction(y: np.ndarray, m: np.ndarray, gamma: float | None = None) -> np.ndarray:
+def pilot_direction(y: np.ndarray, m: np.ndarray, gamma: float | None = None,
+                    p: np.ndarray | None = None) -> np.ndarray:
     """The unit change that raises the pilot: ``P_0 · s^-γ`` (s: the host crop's local rms), made
-    orthogonal to the decoys, the payload and the window so that only the pilot's projection moves."""
-    p = patterns()
+    orthogonal to the decoys, the payload and the window so that only the pilot's projection moves.
+    ``p``: the patterns in the precision wanted (float64 :func:`patterns` by default)."""
+    p = patterns() if p is None else p
     gamma = EMBED_GAMMA if gamma is None else gamma
     if not gamma:
         return p[PILOT]
     hp = highpass(_crop(y, m))
-    s = np.sqrt(cv2.GaussianBlur(hp * hp, (0, 0), WHITEN_SIGMA) + np.float32(EMBED_FLOOR**2)).astype(np.float64)
+    s = np.sqrt(cv2.GaussianBlur(hp * hp, (0, 0), WHITEN_SIGMA) + np.float32(EMBED_FLOOR**2)).astype(p.dtype)
     u = p[PILOT] * s.ravel() ** -gamma
     u -= p[1:].T @ (p[1:] @ u)
-    w = window().ravel()
+    w = window().ravel().astype(p.dtype)
     u -= w * (w @ u) / (w @ w)
     return u / np.linalg.norm(u)
 
