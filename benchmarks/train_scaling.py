@@ -40,8 +40,11 @@ PHOTOS = [REPO / "tests" / "assets" / n for n in ("facerec_obama.jpg", "facerec_
 Step = Callable[[int], None]  # step(i): one training step on share r of w of batch i (r, w: rank, world)
 
 
-def _images(n: int, size: int, seed: int, channels: int = 3) -> torch.Tensor:
-    return torch.rand(n, channels, size, size, generator=torch.Generator().manual_seed(seed))
+def _images(n: int, size: int, seed: int, r: int, w: int, channels: int = 3) -> torch.Tensor:
+    """Items r, r + w, … of a batch of ``n`` random images; each item drawn from a seed of its own, so a rank
+    makes only its share (the same pixels however the batch is split)."""
+    return torch.stack([torch.rand(channels, size, size, generator=torch.Generator().manual_seed(seed * 100_003 + k))
+                        for k in range(r, n, w)])  # fmt: skip
 
 
 def _share(t: torch.Tensor, rank: int, world: int) -> torch.Tensor:
@@ -60,9 +63,9 @@ def _rsgan(ctx, batch: int, r: int, w: int) -> tuple[torch.nn.Module, Step]:  # 
     trainer = RSGANTrainer(RSGAN(cfg), RSGANLossWeights(), ctx)
 
     def step(i: int) -> None:
-        b = {k: _share(_images(batch, 64, 10 * i + j) * 2 - 1, r, w)
+        b = {k: _images(batch, 64, 10 * i + j, r, w) * 2 - 1
              for j, k in enumerate(("x", "x_f", "x_h"))}  # fmt: skip
-        b["m_bg"] = (_share(_images(batch, 64, 10 * i + 3, 1), r, w) > 0.5).float()
+        b["m_bg"] = (_images(batch, 64, 10 * i + 3, r, w, channels=1) > 0.5).float()
         b["c"] = (_share(torch.rand(batch, 3, generator=torch.Generator().manual_seed(i)), r,
                          w) > 0.5).float()  # fmt: skip
         trainer.train_step(b)
@@ -81,8 +84,8 @@ def _aei(ctx, batch: int, r: int, w: int) -> tuple[torch.nn.Module, Step]:  # no
 
     def step(i: int) -> None:
         same = (torch.rand(batch, generator=torch.Generator().manual_seed(i)) < 0.2).float()
-        trainer.train_step({"x_t": _share(_images(batch, s, 2 * i) * 2 - 1, r, w),
-                            "x_s": _share(_images(batch, s, 2 * i + 1) * 2 - 1, r, w),
+        trainer.train_step({"x_t": _images(batch, s, 2 * i, r, w) * 2 - 1,
+                            "x_s": _images(batch, s, 2 * i + 1, r, w) * 2 - 1,
                             "same": _share(same, r, w)})  # fmt: skip
 
     return trainer.model, step
@@ -111,11 +114,11 @@ def _person(ctx, batch: int, r: int, w: int) -> tuple[torch.nn.Module, Step]:  #
     net = TransformationNet(TransformationConfig(size=FRAME_SIZE))
     ddp, light = wrap_ddp(net, ctx), load_light_net()
     opt = torch.optim.Adam(net.parameters(), o.lr)
-    w = LossWeights(o.alpha, o.beta, o.gamma, tuple(o.content_layers), tuple(o.style_layers))
+    weights = LossWeights(o.alpha, o.beta, o.gamma, tuple(o.content_layers), tuple(o.style_layers))
 
     def step(i: int) -> None:
         x, lms = batch_at(data, batch, 0, i, r, w)
-        terms = _losses(ddp, feats, light, x, lms, data, o, w)
+        terms = _losses(ddp, feats, light, x, lms, data, o, weights)
         opt.zero_grad(set_to_none=True)
         terms["total"].backward()
         opt.step()
@@ -134,8 +137,8 @@ def _harmonizer(ctx, batch: int, r: int, w: int) -> tuple[torch.nn.Module, Step]
     def step(i: int) -> None:
         m = torch.zeros(batch, 1, s, s)
         m[:, :, s // 4 : 3 * s // 4, s // 4 : 3 * s // 4] = 1.0
-        trainer.train_step({"x": _share(_images(batch, s, 2 * i), r, w),
-                            "y": _share(_images(batch, s, 2 * i + 1), r, w),
+        trainer.train_step({"x": _images(batch, s, 2 * i, r, w),
+                            "y": _images(batch, s, 2 * i + 1, r, w),
                             "m": _share(m, r, w),
                             "has_gt": torch.ones(batch // w)})  # fmt: skip
 
