@@ -28,6 +28,7 @@ import numpy as np
 from faceweave.analysis.face import Face
 from faceweave.choices import BLEND_MODES, BlendMode
 from faceweave.errors import FaceweaveError
+from faceweave.media.provenance import weights_label  # noqa: F401 - the engines name their weights with it
 
 __all__ = ["BLEND_MODES", "ENGINES", "BlendMode", "Engine", "EngineBase", "EngineOptions", "SwapOptions",
            "engine_names", "get_engine", "register_engine"]
@@ -110,11 +111,6 @@ class EngineBase:
     def cli_flags_given(cls, args: argparse.Namespace) -> list[str]:
         """The flags of this engine the user set (to refuse them with another engine)."""
         return []
-
-
-def weights_label(checkpoint: object, default: str) -> str:
-    """How a manifest names a learned engine's weights: the registry card, or the user's file/folder name."""
-    return default if checkpoint is None else Path(str(checkpoint)).name
 
 
 ENGINES: dict[str, Callable[..., Engine]] = {}

@@ -179,3 +179,10 @@ def mark_faces(out: np.ndarray, before: np.ndarray, landmarks: list[np.ndarray],
     for lm in output_landmarks(out, landmarks, find_faces(out)):
         res = wm.embed(res, lm, region, bits, passes=passes)
     return res
+
+
+def weights_label(checkpoint: object, default: str) -> str:
+    """How a manifest names a learned engine's weights: the registry card, or the user's file/folder name."""
+    from pathlib import Path
+
+    return default if checkpoint is None else Path(str(checkpoint)).name

@@ -46,13 +46,12 @@ def provenance(checkpoint: Checkpoint, *inputs: object) -> object | None:
     Pass its ``watermark_id`` to :func:`edit`, :func:`sample` or :func:`interpolate` so that the
     watermark in the pixels and the manifest name the same id.
     """
-    from faceweave.engines.base import weights_label
     from faceweave.media import provenance as pv
     from faceweave.media.provenance.watermark import new_payload_id
 
     if not pv.settings().enabled:
         return None
-    return pv.Provenance(engine="rsgan", model=weights_label(checkpoint or None, "rsgan-demo"), learned=True,
+    return pv.Provenance(engine="rsgan", model=pv.weights_label(checkpoint or None, "rsgan-demo"), learned=True,
                          inputs=[("input", str(i)) for i in inputs if isinstance(i, (str, os.PathLike))],
                          watermark_id=new_payload_id())
 
