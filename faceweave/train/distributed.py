@@ -119,8 +119,11 @@ def distributed_run(device: str | None = None) -> Iterator[DistContext]:
     ctx = init_distributed(device)
     try:
         yield ctx
-    finally:
-        cleanup_distributed(ctx)
+    except BaseException:
+        cleanup_distributed(ctx)  # another rank may be gone: no barrier
+        raise
+    barrier(ctx)  # every rank done before any tears the group down (an orderly gloo/NCCL shutdown)
+    cleanup_distributed(ctx)
 
 
 def cleanup_distributed(ctx: DistContext) -> None:
