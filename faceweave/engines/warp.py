@@ -48,8 +48,13 @@ EXPRESSION_TRANSFER = 1.0
 # carries identity; the top of it is left out so bangs and hats are not carried across.
 FOREHEAD_KEEP = 0.65
 # A triangle turned away in the source takes the texture of its mirror image on the other side of the
-# face (warp_mirror); options.extra["mirror"] = False turns it off.
+# face (warp_mirror); options.extra["mirror"] = False turns it off. A turned source (more than
+# MIRROR_TURNED of the mesh's triangles hidden) also gives its far side where the triangle's mirror
+# image is seen MIRROR_FORESHORTENING × larger: the hidden triangles alone leave shards of the
+# edge-on far cheek between the mirrored ones.
 MIRROR_HIDDEN = True
+MIRROR_FORESHORTENING = 1.5
+MIRROR_TURNED = 0.15
 # Colour transfer matches the target's lightness spread only this far (as a power of the gain), so
 # the source's own shading detail (an identity cue) survives a flat-lit target.
 LIGHTNESS_CONTRAST = 0.5
@@ -341,7 +346,9 @@ class WarpEngine(EngineBase):
         # the GIL; mediapipe's graph waits without it): its ≈15 ms overlap the warp's on two cores.
         occluders_later = in_background(target_occlusion, target, target_face, options)
         if options.extra.get("mirror", MIRROR_HIDDEN):  # the source's hidden side from its other side
-            tris, mirrored = split_triangles(source_face.mesh, target_face.mesh, mesh_triangles(), 0.05)
+            tris, mirrored = split_triangles(
+                source_face.mesh, target_face.mesh, mesh_triangles(), 0.05, MIRROR_FORESHORTENING, MIRROR_TURNED
+            )
         else:
             tris, mirrored = visible_triangles(source_face.mesh, target_face.mesh), mesh_triangles()[:0]
         if len(tris) + len(mirrored) < 50:

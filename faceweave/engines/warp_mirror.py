@@ -26,15 +26,20 @@ def mesh_mirror() -> np.ndarray:
 
 
 def split_triangles(
-    src_mesh: np.ndarray, dst_mesh: np.ndarray, tris: np.ndarray, min_area: float, foreshortening: float = np.inf
+    src_mesh: np.ndarray,
+    dst_mesh: np.ndarray,
+    tris: np.ndarray,
+    min_area: float,
+    foreshortening: float = np.inf,
+    turned: float | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(direct, mirrored): triangles warped from themselves, and from their mirror image.
 
     Both face the target's camera (signed area above ``min_area`` px²). A triangle is mirrored when
     it is turned away in the source and its mirror image is not, or when its mirror image is seen
     ``foreshortening`` × larger in the source (the triangle itself nearly edge-on); direct otherwise,
-    when it faces the source's camera. The engine mirrors hidden triangles only (``foreshortening`` ∞):
-    on the sample portraits, mirroring edge-on ones too (3×, 6×) lost identity pairs that hidden-only kept.
+    when it faces the source's camera. With ``turned`` set, a source hiding less than that share of
+    the triangles (one facing the camera) has only its hidden triangles mirrored.
     """
     a_src = triangle_facing(src_mesh, tris)
     a_dst = triangle_facing(dst_mesh, tris)
@@ -42,6 +47,8 @@ def split_triangles(
     a_mir = -triangle_facing(src_mesh, np.ascontiguousarray(mesh_mirror()[tris]))
     shown = a_dst > min_area
     own = a_src > min_area
+    if turned is not None and float((~own).mean()) < turned:
+        foreshortening = np.inf  # a source facing the camera: only its few hidden triangles
     worse = ~own if not np.isfinite(foreshortening) else ~own | (a_mir > foreshortening * a_src)
     mirrored = shown & (a_mir > min_area) & worse
     return tris[shown & own & ~mirrored], tris[mirrored]
