@@ -7,7 +7,7 @@ from conftest import faces_of, load_rgb
 
 from faceweave.analysis.identity import identity_distance
 from faceweave.engines import SwapOptions, get_engine
-from faceweave.engines.warp import mesh_triangles, visible_triangles
+from faceweave.engines.warp import MIRROR_FORESHORTENING, MIRROR_TURNED, mesh_triangles, visible_triangles
 from faceweave.engines.warp_mirror import mesh_mirror, split_triangles
 
 
@@ -26,12 +26,12 @@ def test_mesh_mirror_pairs_left_and_right() -> None:
 
 def test_a_turned_source_gives_its_hidden_side_from_the_other_side() -> None:
     src, dst = faces_of("skimage_camera.png")[0], faces_of("facerec_obama.jpg")[0]
-    direct, mirrored = split_triangles(src.mesh, dst.mesh, mesh_triangles(), 0.05, 1.5, 0.15)
+    direct, mirrored = split_triangles(src.mesh, dst.mesh, mesh_triangles(), 0.05, MIRROR_FORESHORTENING, MIRROR_TURNED)
     assert len(mirrored) > 0.2 * len(mesh_triangles())  # a profile hides much of its far side
     assert len(direct) + len(mirrored) > len(visible_triangles(src.mesh, dst.mesh)) + 0.2 * len(mesh_triangles())
     # a frontal source hides (almost) nothing, and its shared triangles stay its own
     biden = faces_of("facerec_biden.jpg")[0].mesh
-    direct, few = split_triangles(biden, dst.mesh, mesh_triangles(), 0.05, 1.5, 0.15)
+    direct, few = split_triangles(biden, dst.mesh, mesh_triangles(), 0.05, MIRROR_FORESHORTENING, MIRROR_TURNED)
     assert len(few) < 0.02 * len(mesh_triangles())
     assert len(direct) == len(visible_triangles(biden, dst.mesh))
 

@@ -49,11 +49,11 @@ EXPRESSION_TRANSFER = 1.0
 FOREHEAD_KEEP = 0.65
 # A triangle turned away in the source takes the texture of its mirror image on the other side of the
 # face (warp_mirror); options.extra["mirror"] = False turns it off. A turned source (more than
-# MIRROR_TURNED of the mesh's triangles hidden) also gives its far side where the triangle's mirror
-# image is seen MIRROR_FORESHORTENING × larger: the hidden triangles alone leave shards of the
-# edge-on far cheek between the mirrored ones.
+# MIRROR_TURNED of the mesh's triangles hidden) takes every triangle whose mirror image it shows
+# larger (MIRROR_FORESHORTENING ×) from that image: the hidden triangles alone leave shards of the
+# edge-on far cheek, and of the background at its silhouette, between the mirrored ones.
 MIRROR_HIDDEN = True
-MIRROR_FORESHORTENING = 1.5
+MIRROR_FORESHORTENING = 1.0
 MIRROR_TURNED = 0.15
 # Colour transfer matches the target's lightness spread only this far (as a power of the gain), so
 # the source's own shading detail (an identity cue) survives a flat-lit target.
