@@ -75,6 +75,11 @@ def tile_boxes(h: int, w: int, side: int, overlap: float = 0.25) -> list[tuple[i
     return [(x, y, min(x + side, w), min(y + side, h)) for y in starts(h) for x in starts(w)]
 
 
+def tile_side(h: int, w: int) -> int:
+    """Side of the tiles searched on an H×W photo (its longer side: no tiling)."""
+    return min(max(int(min(h, w) * TILE_SHARE), TILE_MIN_PX), max(h, w))
+
+
 def detect_tiles(rgb: np.ndarray, min_confidence: float, side: int) -> list[Detection]:
     """BlazeFace full-range on overlapping tiles: a small face is larger in the model's 192-px input."""
     h, w = rgb.shape[:2]
@@ -128,8 +133,10 @@ HOG_MIN_SCORE = 0.3
 # A photo whose largest face found spans at least this share of its shorter side is a portrait (or a
 # close-up video frame): the extra passes are skipped there, their cost would buy nothing.
 PORTRAIT_FACE_SHARE = 0.25
-# Photos whose longer side is above this are searched in tiles too.
-TILE_MIN_SIDE = 720
+# Tiles span this share of the photo's shorter side, but no fewer pixels than TILE_MIN_PX: a 40-px face
+# in a 500-px photo is 15 px in the model's 192-px input, 35 px in a 220-px tile's.
+TILE_SHARE = 0.6
+TILE_MIN_PX = 160
 
 
 def detect_faces(
@@ -150,8 +157,8 @@ def detect_faces(
     dets = detect_mediapipe(rgb, min_confidence)
     tiers = [0] * len(dets)
     if thorough and not _is_portrait(dets, h, w):
-        if max(h, w) > TILE_MIN_SIDE:
-            side = min(max(int(min(h, w) * 0.6), TILE_MIN_SIDE // 2), max(h, w))
+        side = tile_side(h, w)
+        if side < max(h, w):
             more = detect_tiles(rgb, TILE_MIN_CONFIDENCE, side)
             dets, tiers = dets + more, tiers + [1] * len(more)
         more = [d for d in _hog_pass(rgb) if d.score >= HOG_MIN_SCORE]

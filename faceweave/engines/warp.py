@@ -31,6 +31,7 @@ from faceweave.compose.local import finish_local_swap
 from faceweave.compose.warp import polygon_distance, triangle_facing, warp_mesh
 from faceweave.engines.base import EngineBase, SwapOptions, register_engine
 from faceweave.engines.warp_inputs import in_background, is_grayscale, target_occlusion
+from faceweave.engines.warp_mirror import split_triangles, with_mirrors
 from faceweave.engines.warp_source import SourcePatches
 from faceweave.errors import FaceweaveError
 
@@ -46,6 +47,14 @@ EXPRESSION_TRANSFER = 1.0
 # Share of the forehead (glabella → hairline) the new face covers: more of the source's forehead
 # carries identity; the top of it is left out so bangs and hats are not carried across.
 FOREHEAD_KEEP = 0.65
+# A triangle turned away in the source takes the texture of its mirror image on the other side of the
+# face (warp_mirror); options.extra["mirror"] = False turns it off. A turned source (more than
+# MIRROR_TURNED of the mesh's triangles hidden) takes every triangle whose mirror image it shows
+# larger (MIRROR_FORESHORTENING ×) from that image: the hidden triangles alone leave shards of the
+# edge-on far cheek, and of the background at its silhouette, between the mirrored ones.
+MIRROR_HIDDEN = True
+MIRROR_FORESHORTENING = 1.0
+MIRROR_TURNED = 0.15
 # Colour transfer matches the target's lightness spread only this far (as a power of the gain), so
 # the source's own shading detail (an identity cue) survives a flat-lit target.
 LIGHTNESS_CONTRAST = 0.5
@@ -336,8 +345,13 @@ class WarpEngine(EngineBase):
         # The hand model runs on its own thread while the mesh is warped here (numpy and OpenCV release
         # the GIL; mediapipe's graph waits without it): its ≈15 ms overlap the warp's on two cores.
         occluders_later = in_background(target_occlusion, target, target_face, options)
-        tris = visible_triangles(source_face.mesh, target_face.mesh)
-        if len(tris) < 50:
+        if options.extra.get("mirror", MIRROR_HIDDEN):  # the source's hidden side from its other side
+            tris, mirrored = split_triangles(
+                source_face.mesh, target_face.mesh, mesh_triangles(), 0.05, MIRROR_FORESHORTENING, MIRROR_TURNED
+            )
+        else:
+            tris, mirrored = visible_triangles(source_face.mesh, target_face.mesh), mesh_triangles()[:0]
+        if len(tris) + len(mirrored) < 50:
             raise FaceweaveError("the faces are turned too far apart for a mesh warp (too few shared triangles)")
         # Work inside the target face's region only: cost follows the face, not the photo.
         x0, y0, x1, y1 = face_region(target_face.mesh, target.shape[:2])
@@ -349,7 +363,8 @@ class WarpEngine(EngineBase):
         geometry = target_geometry(source_face.mesh, mesh, strength)
         expression = float(options.extra.get("expression_transfer", EXPRESSION_TRANSFER))  # type: ignore[arg-type]
         geometry = expression_geometry(geometry, mesh, expression, expression_weights(source_face.mesh, mesh))
-        warped, cover = warp_mesh(src, src_mesh, sub.shape[:2], geometry, tris, interp)
+        src_pts, dst_pts, all_tris = with_mirrors(src_mesh, geometry, tris, mirrored)
+        warped, cover = warp_mesh(src, src_pts, sub.shape[:2], dst_pts, all_tris, interp)
         keep_eyes = options.extra.get("keep_eyes", "auto")
         keep_eyes = keep_eyes if keep_eyes == "auto" else bool(keep_eyes)
         kept = target_kept_mask(sub.shape[:2], mesh, source_face.mesh, options.keep_mouth, keep_eyes)
