@@ -77,7 +77,7 @@ def test_warm_start_keeps_the_old_generator_and_grows_the_context_branch() -> No
     assert warm_start(big, small.state_dict()) == len(small.state_dict())
     x, m = torch.rand(2, 3, 64, 64), torch.zeros(2, 1, 64, 64)
     m[:, :, 16:48, 20:44] = 1
-    assert torch.allclose(big(x, m), small(x, m), atol=1e-6)
+    assert torch.allclose(big(x, m, transferred=1.0), small(x, m, transferred=1.0), atol=1e-6)
     # more inputs: old rows ignore the new columns; new rows start live (they can learn)
     old = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.LeakyReLU(0.2), torch.nn.Linear(4, 2))
     new = torch.nn.Sequential(torch.nn.Linear(5, 6), torch.nn.LeakyReLU(0.2), torch.nn.Linear(6, 2))
@@ -109,7 +109,7 @@ def test_demo_weights_damage_an_already_matched_composite_less_than_twofold() ->
             comp, truth = self_composite(p, np.random.default_rng(seed), colour_transfer=1.0, multiband=1.0)
             m = composite_mask(truth, comp)
             before.append(mean_ciede2000(comp, truth, m))
-            after.append(mean_ciede2000(harmonize_face(truth, comp, model), truth, m))
+            after.append(mean_ciede2000(harmonize_face(truth, comp, model, colour_transferred=True), truth, m))
     assert np.mean(after) < 2.0 * np.mean(before), (before, after)
 
 
