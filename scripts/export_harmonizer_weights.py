@@ -30,6 +30,8 @@ def main() -> int:
                     help="steps of the weights the run was warm-started from (--init), for the card")
     ap.add_argument("--init-minutes", type=str, default="",
                     help="time those earlier steps took, as text for the card (e.g. '24 min wall / 12.5 CPU-min')")
+    ap.add_argument("--init-desc", type=str, default="of the same recipe without the re-lit photos",
+                    help="what those earlier steps were, as text for the card")
     ap.add_argument("--note", action="append", default=[], help="an extra line for the card's training notes")
     a = ap.parse_args()
 
@@ -67,8 +69,8 @@ def main() -> int:
         " of a batch real composites"
         + (f"; {o['scene_jitter']} of the self-composites made from a globally re-lit photo (`jitter_scene`)"
            if o.get("scene_jitter") else "") + ".",
-        *([f"- Warm start: the run began from `{Path(o['init']).name}` ({a.init_steps} earlier steps of the"
-           f" same recipe without the re-lit photos{', ' + a.init_minutes if a.init_minutes else ''}), widened"
+        *([f"- Warm start: the run began from `{Path(o['init']).name}` ({a.init_steps} earlier steps"
+           f" {a.init_desc}{', ' + a.init_minutes if a.init_minutes else ''}), widened"
            " function-preservingly to this config (`--init`); in all "
            f"{a.init_steps + c.step} generator/discriminator steps."] if o.get("init") else []),
         "- Time: " + (f"{a.wall_minutes:.0f} min wall clock, " if a.wall_minutes else "")
@@ -93,10 +95,12 @@ def main() -> int:
     if fig:
         lines += ["## Figures on the held-out photos (`scripts/harmonizer_figures.py`)", ""]
         for variant, r in fig["self_composites"].items():
+            wrong = r.get("de_after_wrong_flag")
             lines.append(f"- self-composites, {variant}: mean CIEDE2000 of the face region {r['de_before']:.2f} →"
                          f" {r['de_after']:.2f} ({-100 * r['reduction']:+.0f} %, n = {r['n']}); seam gradient"
                          f" energy {r['seam_before']:.2f} → {r['seam_after']:.2f} (undisturbed photo"
-                         f" {r['seam_truth']:.2f})")
+                         f" {r['seam_truth']:.2f})"
+                         + (f"; told the wrong colour-transfer flag: {wrong:.2f}" if wrong == wrong and wrong else ""))
         for eng, r in fig["real_swaps"].items():
             lines.append(f"- real swaps, {eng}: dlib distance to the source {r['plain']:.4f} → {r['harmonized']:.4f}"
                          f" (mean change {r['mean_delta']:+.4f}, mean |change| {r['mean_abs_delta']:.4f},"
