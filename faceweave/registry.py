@@ -225,7 +225,7 @@ register(ModelCard(
     module="faceweave",
     file="weights/harmonizer_demo.safetensors",
     licence="Apache-2.0; trained on public-domain, CC0, MIT and Pexels-licensed sample photos and clips",
-    sha256="5f8ea941d6b8553ea498904f439c70f2515a41b3cb0a0aa4434ec779a946271d",
+    sha256="20a2ba03871efda14bd83001b46b336f9a8df6c76980eed8d79e1ec955bfd333",
     purpose="seed-004 U-Net harmonizer demo weights (256 px, CPU-trained; model card: weights/harmonizer_demo.md)",
 ))
 
