@@ -161,8 +161,9 @@ def _held_out_self_composite(name: str, seed: int) -> tuple[np.ndarray, np.ndarr
 
 
 def test_harmonizer_reduces_colour_error_on_held_out_self_composites() -> None:
-    """Three held-out portraits × three disturbances: the demo weights cut the mean CIEDE2000 of the face
-    region by ≥ 10 % (measured 42 % on 13 faces × 3, docs/harmonizer.md); an identity harmonizer would give 0 %."""
+    """Three held-out portraits × three disturbances, multiband alone (flag 0): the demo weights cut the mean
+    CIEDE2000 of the face region by ≥ 30 % (measured 54 % here, 49 % on 13 faces × 3, docs/harmonizer.md; the
+    flagless weights 42 %); an identity harmonizer would give 0 %."""
     model = load_harmonizer()
     before, after = [], []
     for name in (HELD_OUT, "pyfeat_15-f13-anc-ph.jpg", "skimage_astronaut.png"):
@@ -172,7 +173,7 @@ def test_harmonizer_reduces_colour_error_on_held_out_self_composites() -> None:
             out = harmonize_face(truth, comp, model, colour_transferred=False)  # multiband alone
             before.append(mean_ciede2000(comp, truth, m))
             after.append(mean_ciede2000(out, truth, m))
-    assert np.mean(after) < 0.9 * np.mean(before), (before, after)
+    assert np.mean(after) < 0.7 * np.mean(before), (before, after)
 
 
 def test_pixels_outside_the_face_hull_change_within_the_bound() -> None:

@@ -97,10 +97,11 @@ def test_init_from_bad_files(tmp_path: Path) -> None:
         init_from(g, tmp_path / "bad.safetensors")
 
 
-def test_demo_weights_damage_an_already_matched_composite_less_than_twofold() -> None:
-    """Held-out faces, disturbed then colour-transferred back as the engines do (error already small).
-    Issue 17 asks for no damage; the demo weights still make these worse (measured 2.51 → 4.51 on these
-    3 faces × 3, +43 % on all 13 held-out faces; the 0.1 weights +98 %): a regression guard, not the goal."""
+def test_demo_weights_damage_an_already_matched_composite_by_under_half() -> None:
+    """Held-out faces, disturbed then colour-transferred back as the engines do (error already small),
+    harmonized with the flag the engines pass (1). Issue 17 asks for no damage; the demo weights still make
+    these a little worse (measured 2.51 → 3.04 on these 3 faces × 3, +16 % on all 13 held-out faces; the
+    flagless weights 2.51 → 4.51, +43 %; the 0.1 weights +98 %): a regression guard, not the goal."""
     model = load_harmonizer()
     before, after = [], []
     for name in HELD_OUT:
@@ -110,7 +111,7 @@ def test_demo_weights_damage_an_already_matched_composite_less_than_twofold() ->
             m = composite_mask(truth, comp)
             before.append(mean_ciede2000(comp, truth, m))
             after.append(mean_ciede2000(harmonize_face(truth, comp, model, colour_transferred=True), truth, m))
-    assert np.mean(after) < 2.0 * np.mean(before), (before, after)
+    assert np.mean(after) < 1.5 * np.mean(before), (before, after)
 
 
 def test_relative_ground_truth_weight_by_hand() -> None:
