@@ -162,7 +162,7 @@ def _held_out_self_composite(name: str, seed: int) -> tuple[np.ndarray, np.ndarr
 
 def test_harmonizer_reduces_colour_error_on_held_out_self_composites() -> None:
     """Three held-out portraits × three disturbances, multiband alone (flag 0): the demo weights cut the mean
-    CIEDE2000 of the face region by ≥ 30 % (measured 54 % here, 49 % on 13 faces × 3, docs/harmonizer.md; the
+    CIEDE2000 of the face region by ≥ 30 % (measured 55 % here, 49 % on 13 faces × 3, docs/harmonizer.md; the
     flagless weights 42 %); an identity harmonizer would give 0 %."""
     model = load_harmonizer()
     before, after = [], []
