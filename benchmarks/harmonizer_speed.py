@@ -65,12 +65,12 @@ def main() -> int:
     mt = torch.from_numpy(mc)[None, None]
     gate = mask_gate(mt)
     with torch.inference_mode():
-        delta = (model(x, mt, gate) - x)[0].permute(1, 2, 0).numpy() * 255.0
+        delta = (model(x, mt, gate, transferred=1.0) - x)[0].permute(1, 2, 0).numpy() * 255.0
     g2 = gate[0, 0].numpy()
 
     def gen() -> None:
         with torch.inference_mode():
-            model(x, mt, gate)
+            model(x, mt, gate, transferred=1.0)
 
     stages = {
         "crop_mask": lambda: crop_mask(dst, swapped, size),
@@ -78,7 +78,7 @@ def main() -> int:
         "gate": lambda: mask_gate(mt),
         "generator": gen,
         "paste": lambda: paste_delta(swapped, delta, g2, box),
-        "whole compose step": lambda: harmonize_face(dst, swapped, model),
+        "whole compose step": lambda: harmonize_face(dst, swapped, model, colour_transferred=True),
     }
     res = {k: _median_ms(f, a.runs) for k, f in stages.items()}
     load = os.getloadavg()

@@ -147,13 +147,14 @@ def _harmonizer(harmonize: bool | str | os.PathLike[str]) -> object | None:
     return load_harmonizer(None if harmonize is True else harmonize)
 
 
-def _harmonized(model: object | None, before: np.ndarray, after: np.ndarray) -> np.ndarray:
-    """The seed-004 harmonizer compose step on one swapped face (identity when ``model`` is None)."""
+def _harmonized(model: object | None, before: np.ndarray, after: np.ndarray, colour_transferred: bool) -> np.ndarray:
+    """The seed-004 harmonizer compose step on one swapped face (identity when ``model`` is None);
+    ``colour_transferred``: the engine's ``SwapOptions.colour_transfer`` (the generator's flag input)."""
     if model is None:
         return after
     from faceweave.compose.harmonize import harmonize_face
 
-    return harmonize_face(before, after, model)  # type: ignore[arg-type]
+    return harmonize_face(before, after, model, colour_transferred=colour_transferred)  # type: ignore[arg-type]
 
 
 def _provenance(eng: object, inputs: tuple[tuple[str, object], ...], opts: SwapOptions,
@@ -225,7 +226,8 @@ def swap_picture(
     opts = SwapOptions(blend=blend, colour_transfer=colour_transfer, keep_mouth=keep_mouth, extra=dict(extra))  # type: ignore[arg-type]
     out = dst.rgb
     for tf in chosen:
-        out = _harmonized(harmonizer, out, eng.swap_face(None if src is None else src.rgb, sf, out, tf, opts))  # type: ignore[arg-type]
+        out = _harmonized(harmonizer, out, eng.swap_face(None if src is None else src.rgb, sf, out, tf, opts),  # type: ignore[arg-type]
+                          opts.colour_transfer)
     if dst.info.get("grayscale"):
         g = cv2.cvtColor(out, cv2.COLOR_RGB2GRAY)
         out = np.repeat(g[..., None], 3, axis=2)
@@ -286,13 +288,13 @@ def _video_progress(bar_wanted: bool, on_frame: Callable[[int, int | None], None
 
 
 def _video_finish(swapper: FrameSwapper, harmonize: bool | str | os.PathLike[str],
-                  prov: object | None) -> object | None:
+                  prov: object | None, colour_transferred: bool = True) -> object | None:
     """Hook the per-frame harmonizer and watermark into ``swapper``; returns ``prov``."""
     from faceweave.media import provenance as pv
 
     harmonizer = _harmonizer(harmonize)
     if harmonizer is not None:
-        swapper.finish = lambda before, after: _harmonized(harmonizer, before, after)
+        swapper.finish = lambda before, after: _harmonized(harmonizer, before, after, colour_transferred)
     if prov is not None and pv.settings().watermark_video:
         from faceweave.realtime import mark_tracked
 
@@ -355,7 +357,8 @@ def swap_video(
             occlusion=occlusion_tracker(eng, opts),
         )
         prov = _video_finish(swapper, harmonize, _provenance(eng, (("source", source), ("target", target),
-                                                                  ("reference", reference)), opts, harmonize))
+                                                                  ("reference", reference)), opts, harmonize),
+                            opts.colour_transfer)
         if not getattr(eng, "thread_safe", True):
             workers = 1
 

@@ -225,7 +225,7 @@ register(ModelCard(
     module="faceweave",
     file="weights/harmonizer_demo.safetensors",
     licence="Apache-2.0; trained on public-domain, CC0, MIT and Pexels-licensed sample photos and clips",
-    sha256="61298afb1be40cc57f860a26975f21339435ea582370701605c486c55a709414",
+    sha256="712bba7528e41c819cf80dc7b9f61430f696394053d7bd52339f4ef62142f77e",
     purpose="seed-004 U-Net harmonizer demo weights (256 px, CPU-trained; model card: weights/harmonizer_demo.md)",
 ))
 

@@ -6,7 +6,9 @@
    and re-pasted with multiband blending (the "multiband alone" baseline), and with the engines'
    L*a*b* colour transfer before the blend. Mean CIEDE2000 over the face region (composite mask
    > 0.5) against the undisturbed photo, and the seam gradient energy (mean squared Sobel gradient of
-   L* in a ±3 px band around the mask's 0.5 contour), before and after the harmonizer.
+   L* in a ±3 px band around the mask's 0.5 contour), before and after the harmonizer. The harmonizer
+   is told what the engine did (colour-transferred or not); for weights that read that flag the
+   last column scores the same composites with the flag inverted (a diagnostic: what the flag does).
 2. Real swaps (warp and delaunay engines) between held-out photos: dlib identity distance
    (DESIGN.md §5) of the swapped face to the source, without and with ``--harmonize``; a face must
    still be detected in every harmonized result.
@@ -66,7 +68,7 @@ def main() -> int:
     rows: dict[str, dict[str, list[float]]] = {}
     sheet_rows: list[np.ndarray] = []
     for variant, ct in (("multiband", 0.0), ("colour+multiband", 1.0)):
-        keys = ("de_before", "de_after", "seam_before", "seam_after", "seam_truth")
+        keys = ("de_before", "de_after", "seam_before", "seam_after", "seam_truth", "de_wrong_flag")
         r = rows.setdefault(variant, {k: [] for k in keys})
         for n in HELD_OUT:
             for f in faces[n]:
@@ -76,7 +78,10 @@ def main() -> int:
                     m = composite_mask(truth, comp)
                     if (m > 0.5).sum() < 50:
                         continue
-                    out = harmonize_face(truth, comp, model)
+                    out = harmonize_face(truth, comp, model, colour_transferred=bool(ct))  # what the engine did
+                    if model.config.colour_input:  # diagnostic: the same composite with the flag inverted
+                        wrong = harmonize_face(truth, comp, model, colour_transferred=not ct)
+                        r["de_wrong_flag"].append(mean_ciede2000(wrong, truth, m))
                     band = seam_band(m)
                     r["de_before"].append(mean_ciede2000(comp, truth, m))
                     r["de_after"].append(mean_ciede2000(out, truth, m))
@@ -124,15 +129,16 @@ def main() -> int:
     # ---- report
     fig: dict[str, object] = {"held_out": HELD_OUT, "self_composites": {}, "real_swaps": {}}
     lines = ["| held-out self-composites | n | ΔE00 face, before | after | change | seam energy before | after | "
-             "undisturbed photo |", "|---|---|---|---|---|---|---|---|"]
+             "undisturbed photo | after, flag inverted |", "|---|---|---|---|---|---|---|---|---|"]
     for variant, r in rows.items():
         b, af = np.mean(r["de_before"]), np.mean(r["de_after"])
         sb, sa, st = np.mean(r["seam_before"]), np.mean(r["seam_after"]), np.mean(r["seam_truth"])
+        wf = float(np.mean(r["de_wrong_flag"])) if r["de_wrong_flag"] else float("nan")
         fig["self_composites"][variant] = {"n": len(r["de_before"]), "de_before": b, "de_after": af,
                                            "reduction": 1 - af / b, "seam_before": sb, "seam_after": sa,
-                                           "seam_truth": st}
+                                           "seam_truth": st, "de_after_wrong_flag": wf}
         lines.append(f"| {variant} | {len(r['de_before'])} | {b:.2f} | {af:.2f} | {100 * (af / b - 1):+.0f} % | "
-                     f"{sb:.2f} | {sa:.2f} | {st:.2f} |")
+                     f"{sb:.2f} | {sa:.2f} | {st:.2f} | {wf:.2f} ({100 * (wf / b - 1):+.0f} %) |")
     lines += ["", "| real swaps (held-out pairs) | n | dlib distance to source, plain | harmonized | mean Δ | "
               "mean abs Δ |", "|---|---|---|---|---|---|"]
     for engine, sw in swap.items():

@@ -127,14 +127,15 @@ def test_ciede2000_matches_published_pairs() -> None:
 def test_generator_starts_as_identity_and_the_gate_bounds_its_reach() -> None:
     x, m = _crop_tensors("facerec_obama.jpg", size=64)
     g = UNetGenerator(HarmonizerConfig.tiny())
-    assert torch.equal(g(x, m), x.clamp(0, 1))  # zero-initialised heads: the identity
+    for t in (0.0, 1.0):  # zero-initialised heads: the identity, whatever the colour-transfer flag
+        assert torch.equal(g(x, m, transferred=t), x.clamp(0, 1))
     gate = mask_gate(m)
     torch.nn.init.normal_(g.head.weight, std=0.5)  # the residual head alone: bounded by 0.08
-    y = g(x, m, clamp=False)
+    y = g(x, m, clamp=False, transferred=0.0)
     assert (y - x).abs()[gate.expand_as(x) == 0].max() == 0  # outside the gate: untouched
     assert 0.002 < (y - x).abs()[gate.expand_as(x) > 0.5].mean() and (y - x).abs().max() <= 0.08 + 1e-6
     torch.nn.init.normal_(g.affine_head.weight, std=0.5)  # and the affine colour map
-    y = g(x, m, clamp=False)
+    y = g(x, m, clamp=False, transferred=0.0)
     assert (y - x).abs()[gate.expand_as(x) == 0].max() == 0
     assert (y - x).abs()[gate.expand_as(x) > 0.5].mean() > 0.01
 
@@ -144,9 +145,9 @@ def test_mask_channel_matters_to_the_trained_generator() -> None:
     x, m = _crop_tensors(HELD_OUT, size=model.config.image_size)
     gate = torch.ones_like(m)  # same reach for both: only the mask channel differs
     with torch.inference_mode():
-        with_mask = model(x, m, gate)
-        shifted = model(x, torch.roll(m, shifts=(0, 60), dims=(2, 3)), gate)
-        no_mask = model(x, torch.zeros_like(m), gate)
+        with_mask = model(x, m, gate, transferred=0.0)
+        shifted = model(x, torch.roll(m, shifts=(0, 60), dims=(2, 3)), gate, transferred=0.0)
+        no_mask = model(x, torch.zeros_like(m), gate, transferred=0.0)
     face = m.expand_as(x) > 0.5
     assert (with_mask - shifted).abs()[face].mean() > 0.004
     assert (with_mask - no_mask).abs()[face].mean() > 0.004
@@ -160,18 +161,19 @@ def _held_out_self_composite(name: str, seed: int) -> tuple[np.ndarray, np.ndarr
 
 
 def test_harmonizer_reduces_colour_error_on_held_out_self_composites() -> None:
-    """Three held-out portraits × three disturbances: the demo weights cut the mean CIEDE2000 of the face
-    region by ≥ 10 % (measured 42 % on 13 faces × 3, docs/harmonizer.md); an identity harmonizer would give 0 %."""
+    """Three held-out portraits × three disturbances, multiband alone (flag 0): the demo weights cut the mean
+    CIEDE2000 of the face region by ≥ 30 % (measured 55 % here, 49 % on 13 faces × 3, docs/harmonizer.md; the
+    flagless weights 42 %); an identity harmonizer would give 0 %."""
     model = load_harmonizer()
     before, after = [], []
     for name in (HELD_OUT, "pyfeat_15-f13-anc-ph.jpg", "skimage_astronaut.png"):
         for seed in range(1000, 1003):
             comp, truth = _held_out_self_composite(name, seed)
             m = composite_mask(truth, comp)
-            out = harmonize_face(truth, comp, model)
+            out = harmonize_face(truth, comp, model, colour_transferred=False)  # multiband alone
             before.append(mean_ciede2000(comp, truth, m))
             after.append(mean_ciede2000(out, truth, m))
-    assert np.mean(after) < 0.9 * np.mean(before), (before, after)
+    assert np.mean(after) < 0.7 * np.mean(before), (before, after)
 
 
 def test_pixels_outside_the_face_hull_change_within_the_bound() -> None:

@@ -77,7 +77,7 @@ def test_warm_start_keeps_the_old_generator_and_grows_the_context_branch() -> No
     assert warm_start(big, small.state_dict()) == len(small.state_dict())
     x, m = torch.rand(2, 3, 64, 64), torch.zeros(2, 1, 64, 64)
     m[:, :, 16:48, 20:44] = 1
-    assert torch.allclose(big(x, m), small(x, m), atol=1e-6)
+    assert torch.allclose(big(x, m, transferred=1.0), small(x, m, transferred=1.0), atol=1e-6)
     # more inputs: old rows ignore the new columns; new rows start live (they can learn)
     old = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.LeakyReLU(0.2), torch.nn.Linear(4, 2))
     new = torch.nn.Sequential(torch.nn.Linear(5, 6), torch.nn.LeakyReLU(0.2), torch.nn.Linear(6, 2))
@@ -97,10 +97,11 @@ def test_init_from_bad_files(tmp_path: Path) -> None:
         init_from(g, tmp_path / "bad.safetensors")
 
 
-def test_demo_weights_damage_an_already_matched_composite_less_than_twofold() -> None:
-    """Held-out faces, disturbed then colour-transferred back as the engines do (error already small).
-    Issue 17 asks for no damage; the demo weights still make these worse (measured 2.51 → 4.51 on these
-    3 faces × 3, +43 % on all 13 held-out faces; the 0.1 weights +98 %): a regression guard, not the goal."""
+def test_demo_weights_damage_an_already_matched_composite_by_under_half() -> None:
+    """Held-out faces, disturbed then colour-transferred back as the engines do (error already small),
+    harmonized with the flag the engines pass (1). Issue 17 asks for no damage; the demo weights still make
+    these a little worse (measured 2.51 → 3.03 on these 3 faces × 3, +16 % on all 13 held-out faces; the
+    flagless weights 2.51 → 4.51, +43 %; the 0.1 weights +98 %): a regression guard, not the goal."""
     model = load_harmonizer()
     before, after = [], []
     for name in HELD_OUT:
@@ -109,8 +110,8 @@ def test_demo_weights_damage_an_already_matched_composite_less_than_twofold() ->
             comp, truth = self_composite(p, np.random.default_rng(seed), colour_transfer=1.0, multiband=1.0)
             m = composite_mask(truth, comp)
             before.append(mean_ciede2000(comp, truth, m))
-            after.append(mean_ciede2000(harmonize_face(truth, comp, model), truth, m))
-    assert np.mean(after) < 2.0 * np.mean(before), (before, after)
+            after.append(mean_ciede2000(harmonize_face(truth, comp, model, colour_transferred=True), truth, m))
+    assert np.mean(after) < 1.5 * np.mean(before), (before, after)
 
 
 def test_relative_ground_truth_weight_by_hand() -> None:

@@ -7,6 +7,8 @@ pixels outside its mask bit for bit). For one face:
 1. :func:`composite_mask` — the changed pixels, closed and hole-filled, as a float mask;
 2. :func:`crop_box` — a square around that mask (1.5× its larger side), the generator's view;
 3. the crop (RGB + mask, ``size`` px) goes through :class:`~faceweave.models.harmonizer.UNetGenerator`;
+   with, for weights that read it, whether the engine colour-transferred the face (the compose step
+   knows: ``SwapOptions.colour_transfer``);
 4. :func:`paste_delta` — only the change ŷ − x is resized back and added, inside the generator's gate
    (mask dilated by 6 % of the crop): outside it the photo is returned bit for bit.
 
@@ -202,10 +204,14 @@ def harmonize_face(
     after: np.ndarray,
     model: UNetGenerator,
     mask: np.ndarray | None = None,
+    colour_transferred: bool = True,
 ) -> np.ndarray:
     """Harmonize the one face an engine put into ``after`` (``before``: the same photo without it).
 
     ``mask`` (full resolution) defaults to the changed region, found in crop space (:func:`crop_mask`).
+    ``colour_transferred``: whether the engine colour-transferred the face before blending (its
+    ``SwapOptions.colour_transfer``; True is every engine's default, False under ``--no-colour``) —
+    the generator's flag input (weights without it ignore it).
     Returns a new H×W×3 uint8 image; where nothing changed ``after`` is returned as it is.
     """
     size = model.config.image_size
@@ -223,7 +229,7 @@ def harmonize_face(
     mt = torch.from_numpy(mc)[None, None]
     with torch.inference_mode():
         gate = mask_gate(mt)
-        y = model(xt, mt, gate)
+        y = model(xt, mt, gate, transferred=float(colour_transferred))
         delta = ((y - xt) * 255.0)[0].permute(1, 2, 0).contiguous().numpy()
     return paste_delta(after, delta, gate[0, 0].numpy(), box)
 

@@ -13,7 +13,8 @@ Two kinds of sample, both cut with the inference geometry of :mod:`faceweave.com
 
 Items of :class:`HarmonizerDataset` are dicts of float32 tensors: ``x`` composite 3×S×S, ``m`` mask
 1×S×S, ``y`` the real photo crop (ground truth of a self-composite; the target before the swap for a
-real composite), ``has_gt`` 0/1. An item depends only on (seed, index), so a resumed run sees the
+real composite), ``has_gt`` 0/1, ``ct`` 0/1 whether the face was colour-transferred (the flag the
+compose step passes the generator at inference). An item depends only on (seed, index), so a resumed run sees the
 same batches.
 """
 
@@ -61,6 +62,7 @@ class RealComposite:
     m: np.ndarray  # S×S float32 mask
     y: np.ndarray  # S×S×3 uint8 target before the swap
     engine: str
+    colour_transfer: bool = True  # whether the engine colour-transferred the face (SwapOptions' default)
 
 
 # --------------------------------------------------------------------------- photos and frames
@@ -157,14 +159,24 @@ def jitter_scene(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 def self_composite(p: FacePatch, rng: np.random.Generator, colour_transfer: float = 0.5,
                    multiband: float = 0.85) -> tuple[np.ndarray, np.ndarray]:
     """(composite, ground truth) in patch space: ``p``'s face disturbed and re-pasted onto itself."""
+    comp, truth, _ = self_composite_flagged(p, rng, colour_transfer, multiband)
+    return comp, truth
+
+
+def self_composite_flagged(p: FacePatch, rng: np.random.Generator, colour_transfer: float = 0.5,
+                           multiband: float = 0.85) -> tuple[np.ndarray, np.ndarray, bool]:
+    """(composite, ground truth, transferred): :func:`self_composite` and whether the face was
+    colour-transferred (a share ``colour_transfer`` of them) — the flag the generator reads, as the
+    compose step passes it at inference. Same random draws as :func:`self_composite`."""
     truth = p.image
     mask = hull_mask(p.landmarks, rng)
     face = disturb(truth, p.landmarks, rng)
-    if rng.random() < colour_transfer:
+    transferred = bool(rng.random() < colour_transfer)
+    if transferred:
         skin = cv2.erode((mask > 0.5).astype(np.float32), np.ones((5, 5), np.uint8))
         face = transfer_colour(face, skin, truth, skin)
     comp = multiband_blend(truth, face, mask) if rng.random() < multiband else alpha_blend(truth, face, mask)
-    return comp, truth
+    return comp, truth, transferred
 
 
 def training_crop(before: np.ndarray, after: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -196,15 +208,16 @@ def real_composites(
         eng = get_engine(eng_name)
         (ia, fa), (ib, fb) = faces[a], faces[b]
         src, dst = images[ia][1], images[ib][1]
+        opts = SwapOptions()
         try:
-            after = eng.swap_face(src, fa, dst, fb, SwapOptions())
+            after = eng.swap_face(src, fa, dst, fb, opts)
             x, m, y = training_crop(dst, after, size)
         except FaceweaveError as e:
             log.debug("pair %s → %s skipped: %s", images[ia][0], images[ib][0], e)
             continue
         if m.max() < 0.5:
             continue
-        out.append(RealComposite(x=x, m=m, y=y, engine=eng_name))
+        out.append(RealComposite(x=x, m=m, y=y, engine=eng_name, colour_transfer=opts.colour_transfer))
     return out
 
 
@@ -230,13 +243,13 @@ class HarmonizerDataset(Dataset):
         flip = rng.random() < 0.5
         if rng.random() < self.real_fraction:
             r = self.reals[int(rng.integers(len(self.reals)))]
-            x, m, y, gt = r.x, r.m, r.y, 0.0
+            x, m, y, gt, ct = r.x, r.m, r.y, 0.0, r.colour_transfer
         else:
             p = self.patches[int(rng.integers(len(self.patches)))]
             if self.scene_jitter > 0 and rng.random() < self.scene_jitter:
                 p = FacePatch(image=jitter_scene(p.image, rng), landmarks=p.landmarks, source=p.source)
             for _ in range(4):
-                comp, truth = self_composite(p, rng)
+                comp, truth, ct = self_composite_flagged(p, rng)
                 try:
                     x, m, y = training_crop(truth, comp, self.size)
                     break
@@ -253,4 +266,5 @@ class HarmonizerDataset(Dataset):
             "m": torch.from_numpy(np.ascontiguousarray(m))[None].float(),
             "y": torch.from_numpy(np.ascontiguousarray(y)).permute(2, 0, 1).float().div(255),
             "has_gt": torch.tensor(gt),
+            "ct": torch.tensor(float(ct)),  # the engine colour-transferred the face (the generator's flag input)
         }

@@ -167,7 +167,8 @@ def save_cache(path: Path, patches: list[FacePatch], reals: list[RealComposite],
     }
     if reals:
         arrays.update(real_x=np.stack([r.x for r in reals]), real_m=np.stack([r.m for r in reals]),
-                      real_y=np.stack([r.y for r in reals]), real_engine=np.array([r.engine for r in reals]))
+                      real_y=np.stack([r.y for r in reals]), real_engine=np.array([r.engine for r in reals]),
+                      real_ct=np.array([r.colour_transfer for r in reals]))
 
     def write(tmp: str) -> None:
         with open(tmp, "wb") as f:
@@ -182,8 +183,9 @@ def load_cache(path: Path) -> tuple[list[FacePatch], list[RealComposite], list[s
                for i, lm, s in zip(z["patch_image"], z["patch_landmarks"], z["patch_source"], strict=True)]
     reals = []
     if "real_x" in z:
-        reals = [RealComposite(x=x, m=m, y=y, engine=str(e))
-                 for x, m, y, e in zip(z["real_x"], z["real_m"], z["real_y"], z["real_engine"], strict=True)]
+        cts = z["real_ct"] if "real_ct" in z else np.ones(len(z["real_x"]), bool)  # older caches: engine defaults
+        reals = [RealComposite(x=x, m=m, y=y, engine=str(e), colour_transfer=bool(c))
+                 for x, m, y, e, c in zip(z["real_x"], z["real_m"], z["real_y"], z["real_engine"], cts, strict=True)]
     return patches, reals, [str(s) for s in z["sources"]]
 
 
@@ -234,7 +236,7 @@ def _loop(opts: TrainOptions, trainer: HarmonizerTrainer, ds: HarmonizerDataset,
             logger.progress(step, {k: v for k, v in rec.items() if k in ("gt", "adv_g", "adv_d")})
             if ctx.is_main and step % opts.image_every == 0:
                 with torch.no_grad():
-                    out = trainer.G(b["x"][:6], b["m"][:6])
+                    out = trainer.G(b["x"][:6], b["m"][:6], transferred=b["ct"][:6])
                 logger.image_grid(step, "images/grid", [b["x"][:6], out, b["y"][:6]])
             inject_fault(step, ctx)
             out_of_time = any_rank(opts.max_minutes is not None and (time.monotonic() - t0) / 60 >= opts.max_minutes,

@@ -73,6 +73,10 @@ def add_train_harmonizer_args(p: argparse.ArgumentParser) -> None:
                    help="H5 with the Charbonnier error √(e² + ε²) − ε instead of the squared error (0: squared)")
     p.add_argument("--gt-relative", type=float, default=0.0, metavar="C",
                    help="weigh H5 per composite by 1 / (its error before + C): relative improvement (0: off)")
+    p.add_argument("--tau-g", type=float, default=None, metavar="T",
+                   help="generator phase ends when EMA(L_G) < T (default 0.05; 0: only by --max-phase-g)")
+    p.add_argument("--max-phase-g", type=int, default=None, help="generator phase ends after this many steps (40)")
+    p.add_argument("--max-phase-d", type=int, default=None, help="discriminator phase ends after this many steps (8)")
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N (auto: CUDA when available)")
     p.add_argument("--no-progress", action="store_true")
 
@@ -86,7 +90,18 @@ def options_from_args(a: argparse.Namespace) -> TrainOptions:
                         seed=a.seed, real_pairs=a.real_pairs, embed=a.embed,
                         real_fraction=a.real_fraction, reuse=a.reuse, progress=not a.no_progress, device=a.device,
                         scene_jitter=a.scene_jitter, init=a.init,
-                        weights=_loss_weights(a))
+                        weights=_loss_weights(a), schedule=_schedule(a))
+
+
+def _schedule(a: argparse.Namespace) -> Schedule:
+    s = Schedule()
+    for name in ("tau_g", "max_phase_g", "max_phase_d"):
+        v = getattr(a, name, None)
+        if v is not None:
+            if v < 0 or (name != "tau_g" and v < 1):
+                raise FaceweaveError(f"--{name.replace('_', '-')} must be {'≥ 0' if name == 'tau_g' else '≥ 1'}")
+            setattr(s, name, v)
+    return s
 
 
 def _loss_weights(a: argparse.Namespace) -> HarmonizerLossWeights:

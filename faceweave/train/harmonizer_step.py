@@ -119,7 +119,7 @@ class HarmonizerTrainer:
     def generator_losses(self, b: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         x, m, y = b["x"], b["m"], b["y"]
         gate = mask_gate(m)
-        out = self.G_ddp(x, m, gate, clamp=False)
+        out = self.G_ddp(x, m, gate, clamp=False, transferred=b["ct"])
         parts = {
             "adv_g": L.g_adversarial_loss(self.D(out, m)),
             "pix": L.pixel_loss(out, x, m, self.w.pix_inside),
@@ -159,7 +159,7 @@ class HarmonizerTrainer:
             done = self.ema_g < self.sched.tau_g or self.phase_steps + 1 >= self.sched.max_phase_g
         else:
             with torch.no_grad():
-                fake = self.G(b["x"], b["m"])
+                fake = self.G(b["x"], b["m"], transferred=b["ct"])
             fake, fm = self.history.mix(fake, b["m"], self.sched.history_share, self.gen)
             logits = self.D_ddp(torch.cat([b["y"], fake]), torch.cat([b["m"], fm]))  # one forward for DDP
             real_logits, fake_logits = logits.split(b["y"].shape[0])
@@ -215,8 +215,9 @@ class HarmonizerTrainer:
 
 def warm_start(model: torch.nn.Module, tensors: dict[str, torch.Tensor]) -> int:
     """Initialise ``model`` from an earlier generator's ``tensors`` (ours): same-shaped tensors are
-    copied; a tensor that grew (a wider context MLP, more context features) gets the old values in its
-    leading block and zeros in the new *input* columns of old rows, so the network computes what the
+    copied; a tensor that grew (a wider context MLP, more context features, a new input channel such
+    as the colour-transfer flag) gets the old values in its leading block and zeros in the new *input*
+    columns (or convolution input channels) of old rows, so the network computes what the
     old one did (a function-preserving widening, Chen et al. 2016, "Net2Net") while the new rows keep
     their fresh initialisation. Returns the number of tensors taken over, in whole or in part."""
     own = model.state_dict()
@@ -228,7 +229,7 @@ def warm_start(model: torch.nn.Module, tensors: dict[str, torch.Tensor]) -> int:
         if any(o > c for o, c in zip(old.shape, new.shape, strict=True)):
             continue
         lead = tuple(slice(0, o) for o in old.shape)
-        if old.dim() == 2 and new.shape[1] > old.shape[1]:  # new input columns of old rows: zero
+        if old.dim() >= 2 and new.shape[1] > old.shape[1]:  # new inputs (columns, conv channels) of old rows: zero
             new[: old.shape[0], old.shape[1]:] = 0
         new[lead] = old.to(new.dtype)
         n += 1

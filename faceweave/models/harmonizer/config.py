@@ -18,8 +18,11 @@ class HarmonizerConfig:
     ``gen_channels`` and double per level (capped at ``gen_max_channels``), ``gen_levels`` stride-2
     levels deep; it predicts a coarse affine colour map and a small residual that are applied to the
     composite at full resolution inside a dilated band around the face mask (outside it the composite
-    is returned unchanged). :meth:`demo` is the CPU preset that ships (≤ 30 ms per face at 256 px);
-    :meth:`tiny` is for tests.
+    is returned unchanged). ``colour_input`` (ours): the generator also reads whether the engine
+    already colour-transferred the face — a constant 5th input channel and a 40th context feature —
+    so it need not guess which of two corrections a composite needs (False: the earlier layout, which
+    older weights files declare by not naming the field). :meth:`demo` is the CPU preset that ships
+    (≤ 30 ms per face at 256 px); :meth:`tiny` is for tests.
     """
 
     image_size: int = 256
@@ -29,6 +32,7 @@ class HarmonizerConfig:
     gen_max_channels: int = 96
     gen_bottleneck_blocks: int = 1
     context_hidden: int = 64  # hidden width of the global-context MLP (0.1 release: 32)
+    colour_input: bool = True  # the "engine colour-transferred the face" flag as an input (earlier weights: False)
     disc_input: int = 128
     disc_channels: int = 16
     disc_levels: int = 5
@@ -60,4 +64,4 @@ class HarmonizerConfig:
         unknown = set(d) - names
         if unknown:
             raise FaceweaveError(f"unknown harmonizer config field(s): {', '.join(sorted(unknown))}")
-        return cls(**d)
+        return cls(**{"colour_input": False, **d})  # files from before the flag input do not name it

@@ -45,7 +45,8 @@ class ResBlock(nn.Module):
 
 
 class UNetGenerator(nn.Module):
-    """U-Net G(x, M): composite RGB in [0, 1] + mask in [0, 1] → harmonized RGB in [0, 1].
+    """U-Net G(x, M[, t]): composite RGB in [0, 1] + mask in [0, 1] (+ the colour-transfer flag t)
+    → harmonized RGB in [0, 1].
 
     A U-Net over the 4 channels (RGB + the seed's mask channel) that predicts a *colour transform*,
     not pixels (our departure from the seed, for fast learning on little data and a 30 ms CPU budget):
@@ -68,6 +69,12 @@ class UNetGenerator(nn.Module):
     the seed reports its pixel-redrawing generator adding an eye), ``gate`` keeps the background
     bit-exact, and both heads start at zero: at initialisation G is the identity, which is also what
     it must learn to be when a composite has nothing to fix.
+
+    With ``config.colour_input`` (ours) G also reads t ∈ {0, 1}, whether the engine already
+    colour-transferred the face (the compose step knows it; training sets it per self-composite), as a
+    constant 5th input channel and a 40th context feature. Without it G cannot tell a face whose
+    colour is off from one already matched, and its squared-error optimum is the mean of the two
+    corrections (docs/harmonizer.md).
     """
 
     def __init__(self, config: HarmonizerConfig | None = None) -> None:
@@ -75,7 +82,7 @@ class UNetGenerator(nn.Module):
         self.config = cfg = config or HarmonizerConfig()
         w = _widths(cfg.gen_channels, cfg.gen_levels, cfg.gen_max_channels)
         self.down = nn.ModuleList()
-        prev = 4
+        prev = 5 if cfg.colour_input else 4  # RGB, mask (and the colour-transfer flag as a constant channel)
         for ch in w:
             self.down.append(ConvAct(prev, ch, stride=2))
             prev = ch
@@ -88,19 +95,38 @@ class UNetGenerator(nn.Module):
         self.head = nn.Conv2d(prev, 3, 3, padding=1)  # the residual head
         # global context: RGB statistics inside the mask, in the ring and across the seam → a per-image transform
         hid = cfg.context_hidden
-        self.context = nn.Sequential(nn.Linear(CONTEXT_FEATURES, hid), nn.LeakyReLU(0.2), nn.Linear(hid, 12))
+        n_ctx = CONTEXT_FEATURES + int(cfg.colour_input)  # + the flag
+        self.context = nn.Sequential(nn.Linear(n_ctx, hid), nn.LeakyReLU(0.2), nn.Linear(hid, 12))
         for layer in (self.head, self.affine_head, self.context[2]):  # starts as the identity: ŷ = x
             nn.init.zeros_(layer.weight)
             nn.init.zeros_(layer.bias)
 
-    def fields(self, x: torch.Tensor, mask: torch.Tensor, gate: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def flag(self, x: torch.Tensor, transferred: torch.Tensor | float | bool | None) -> torch.Tensor | None:
+        """The colour-transfer flag as a [B] float tensor (None when the config has no such input).
+
+        Required when ``config.colour_input``: the right correction of a face depends on it.
+        """
+        if not self.config.colour_input:
+            return None
+        if transferred is None:
+            raise ValueError("this harmonizer reads whether the face was colour-transferred: pass transferred=")
+        t = torch.as_tensor(transferred, dtype=x.dtype, device=x.device).flatten()
+        return t.expand(x.shape[0]) if t.numel() == 1 else t
+
+    def fields(self, x: torch.Tensor, mask: torch.Tensor, gate: torch.Tensor,
+               transferred: torch.Tensor | float | bool | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """The affine map [B, 12, h, w] (3×3 matrix row-major, then bias; coarse) and the residual
-        [B, 3, H/f, W/f], both bounded, before upsampling."""
+        [B, 3, H/f, W/f], both bounded, before upsampling. ``transferred``: see :meth:`forward`."""
         f = max(x.shape[-1] // self.config.gen_input, 1)
         xs, ms = (F.avg_pool2d(x, f), F.avg_pool2d(mask, f)) if f > 1 else (x, mask)
         gs = F.avg_pool2d(gate, f) if f > 1 else gate
-        ctx = self.context(context_stats(xs, ms, gs))[:, :, None, None]
+        stats = context_stats(xs, ms, gs)
         h = torch.cat([xs, ms], 1)
+        t = self.flag(x, transferred)
+        if t is not None:  # ours: the compose step says whether the engine colour-transferred the face
+            stats = torch.cat([stats, t[:, None]], 1)
+            h = torch.cat([h, t[:, None, None, None].expand_as(ms)], 1)
+        ctx = self.context(stats)[:, :, None, None]
         skips = []
         for d in self.down:
             h = d(h)
@@ -117,14 +143,16 @@ class UNetGenerator(nn.Module):
         return a, 0.08 * torch.tanh(self.head(h))
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor, gate: torch.Tensor | None = None,
-                clamp: bool = True) -> torch.Tensor:
-        """``x`` [B, 3, H, W] in [0, 1]; ``mask`` [B, 1, H, W]; ``gate`` (default :func:`mask_gate`).
+                clamp: bool = True, transferred: torch.Tensor | float | bool | None = None) -> torch.Tensor:
+        """``x`` [B, 3, H, W] in [0, 1]; ``mask`` [B, 1, H, W]; ``gate`` (default :func:`mask_gate`);
+        ``transferred`` (scalar or [B]; required with ``config.colour_input``): 1 where the engine
+        colour-transferred the face before blending, 0 where it did not.
 
         ``clamp=False`` (training) skips the final clamp to [0, 1], whose zero gradient would
         otherwise trap saturated pixels.
         """
         g = mask_gate(mask) if gate is None else gate
-        a, r = self.fields(x, mask, g)
+        a, r = self.fields(x, mask, g, transferred)
         size = x.shape[-2:]
         a = F.interpolate(a, size=size, mode="bilinear", align_corners=False)
         r = F.interpolate(r, size=size, mode="bilinear", align_corners=False)
