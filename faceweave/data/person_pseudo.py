@@ -49,20 +49,45 @@ def _nearest(desc_from: np.ndarray, desc_to: np.ndarray, k: int) -> np.ndarray:
     return np.argsort(d, axis=1, kind="stable")[:, :k]
 
 
-def build_person_pseudo_pairs(d: dict[str, np.ndarray], per_face: int = 3, engine: str = "warp"
-                              ) -> dict[str, np.ndarray]:
-    """Pseudo pairs from a run's faces: ``per_face`` of each kind per face (nearest in landmarks first).
+def jittered(crops: np.ndarray, lms: np.ndarray, copies: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """The crops plus ``copies`` random similarity-jittered copies of each (±8°, ×0.92–1.08, ±4 px), with landmarks."""
+    if copies <= 0:
+        return crops, lms
+    rng = np.random.default_rng(seed)
+    size = crops.shape[1]
+    out_c, out_l = [crops], [lms]
+    for _ in range(copies):
+        cs, ls = [], []
+        for c, lm in zip(crops, lms, strict=True):
+            m = cv2.getRotationMatrix2D((size / 2, size / 2), rng.uniform(-8, 8), rng.uniform(0.92, 1.08))
+            m[:, 2] += rng.uniform(-4, 4, 2)
+            cs.append(cv2.warpAffine(c, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE))
+            ls.append(((lm * size) @ m[:, :2].T + m[:, 2]) / size)
+        out_c.append(np.stack(cs))
+        out_l.append(np.stack(ls).astype(np.float32))
+    return np.concatenate(out_c), np.concatenate(out_l)
+
+
+def build_person_pseudo_pairs(d: dict[str, np.ndarray], per_face: int = 3, onto_others: int | None = None,
+                              jitter: int = 0, engine: str = "warp") -> dict[str, np.ndarray]:
+    """Pseudo pairs from a run's faces (nearest in landmarks first): ``per_face`` other faces into each of the
+    person's frames; the person's ``onto_others`` (default ``per_face``) nearest frames onto each other face
+    and each of its ``jitter`` similarity-jittered copies.
 
     Returns ``x``, ``y`` (N, S, S, 3) uint8 and ``kind`` (N,) int (index into :data:`KINDS`)."""
     from faceweave.engines import SwapOptions, get_engine
     from faceweave.models.person.frame import pose_expression_descriptor
 
     person, others = d["style_crops"], d["content_crops"]
+    onto_others = per_face if onto_others is None else onto_others
     if not len(others):
         raise FaceweaveError("--pseudo-pairs needs faces of other people (--content)")
     size = person.shape[1]
     a_person, a_other = _analysed(person), _analysed(others)
     desc_p, desc_o = pose_expression_descriptor(d["style_lms"]), pose_expression_descriptor(d["content_lms"])
+    others_j, lms_j = jittered(others, d["content_lms"], jitter)
+    a_other_j = a_other + _analysed(others_j[len(others):])
+    desc_j = pose_expression_descriptor(lms_j)
     eng, opts = get_engine(engine), SwapOptions()
     xs: list[np.ndarray] = []
     ys: list[np.ndarray] = []
@@ -85,11 +110,11 @@ def build_person_pseudo_pairs(d: dict[str, np.ndarray], per_face: int = 3, engin
                 xs.append(comp)
                 ys.append(person[i])
                 kinds.append(0)
-    for j in np.flatnonzero(ok_o):  # person_into_other: the person's nearest frames onto face j
-        for i in np.flatnonzero(ok_p)[_nearest(desc_o[j : j + 1], desc_p[ok_p], per_face)[0]]:
-            comp = swap(a_person[i], a_other[j])  # type: ignore[arg-type]
+    for j in np.flatnonzero([a is not None for a in a_other_j]):  # person_into_other: her frames onto face j
+        for i in np.flatnonzero(ok_p)[_nearest(desc_j[j : j + 1], desc_p[ok_p], onto_others)[0]]:
+            comp = swap(a_person[i], a_other_j[j])  # type: ignore[arg-type]
             if comp is not None:
-                xs.append(others[j])
+                xs.append(others_j[j])
                 ys.append(comp)
                 kinds.append(1)
     if not xs:
@@ -99,14 +124,17 @@ def build_person_pseudo_pairs(d: dict[str, np.ndarray], per_face: int = 3, engin
     return {"x": np.stack(xs), "y": np.stack(ys), "kind": np.array(kinds, np.int8)}
 
 
-def load_or_build_pseudo_pairs(d: dict[str, np.ndarray], cache: Path, per_face: int = 3) -> dict[str, np.ndarray]:
+def load_or_build_pseudo_pairs(d: dict[str, np.ndarray], cache: Path, per_face: int = 3,
+                               onto_others: int | None = None, jitter: int = 0) -> dict[str, np.ndarray]:
     """The run's pseudo pairs, built once and cached in ``cache`` (an ``.npz`` next to ``faces.npz``)."""
+    key = np.array([per_face, per_face if onto_others is None else onto_others, jitter])
     if cache.is_file():
         with np.load(cache, allow_pickle=False) as z:
             p = {k: z[k] for k in z.files}
-        if int(p.get("per_face", -1)) == per_face:
+        if np.array_equal(p.get("key", np.zeros(0)), key):
             return p
-    p = build_person_pseudo_pairs(d, per_face) | {"per_face": np.array(per_face)}
+        log.info("%s was built with other settings; building again", cache)
+    p = build_person_pseudo_pairs(d, per_face, onto_others, jitter) | {"key": key}
     from faceweave.media.atomic import atomic_write
 
     def write(tmp: str) -> None:

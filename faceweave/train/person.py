@@ -130,7 +130,10 @@ def _card(o: PersonTrainOptions, d: dict[str, np.ndarray], data: TrainData, step
                          "identity (ours, not in the poster)": o.identity_weight,
                          "pseudo_pairs (ours, not in the poster)": o.pseudo_pairs},
         "pseudo_pairs": {"pairs": 0 if data.pair_x is None else len(data.pair_x), "pair_batch": o.pair_batch,
-                         "per_face": o.pseudo_per_face, "engine": "warp"} if o.pseudo_pairs > 0 else None,
+                         "per_face": o.pseudo_per_face,
+                         "onto_others": o.pseudo_onto_others, "jitter": o.pseudo_jitter, "engine": "warp"}
+        if o.pseudo_pairs > 0 else None,
+        "pair_warmup": o.pair_warmup,
         "content_layers": list(o.content_layers),
         "style_layers": list(o.style_layers),
         "n_best": o.n_best,
@@ -143,7 +146,17 @@ def _card(o: PersonTrainOptions, d: dict[str, np.ndarray], data: TrainData, step
 def net_config(o: PersonTrainOptions) -> TransformationConfig:
     """The transformation network the options ask for."""
     return TransformationConfig(size=FRAME_SIZE, branch_channels=o.branch_channels,
-                                join_channels=tuple(o.join_channels), output=o.output)
+                                join_channels=tuple(o.join_channels), output=o.output, canvas=o.canvas)
+
+
+def init_canvas(net: TransformationNet, style_crops: np.ndarray) -> None:
+    """Start the output canvas at the person's mean aligned face (its logit, minus the input term for "residual")."""
+    if net.canvas is None:
+        return
+    with torch.no_grad():
+        mean = torch.from_numpy(style_crops.astype(np.float32).mean(0) / 255.0).permute(2, 0, 1)[None]
+        mean = mean.clamp(0.02, 0.98)
+        net.canvas.copy_(torch.logit(mean) if net.config.output == "direct" else torch.zeros_like(mean))
 
 
 def _pseudo_pairs(o: PersonTrainOptions, ctx: DistContext, d: dict[str, np.ndarray],
@@ -155,7 +168,8 @@ def _pseudo_pairs(o: PersonTrainOptions, ctx: DistContext, d: dict[str, np.ndarr
 
     if not ctx.is_main:
         barrier(ctx)
-    pairs = load_or_build_pseudo_pairs(d, out / "pseudo_pairs.npz", o.pseudo_per_face)
+    pairs = load_or_build_pseudo_pairs(d, out / "pseudo_pairs.npz", o.pseudo_per_face, o.pseudo_onto_others,
+                                       o.pseudo_jitter)
     if ctx.is_main:
         barrier(ctx)
     return pairs
@@ -213,7 +227,9 @@ def _train(o: PersonTrainOptions, ctx: DistContext) -> Path:
     if ctx.is_main:
         log.info("%d faces of %s (style images), %d faces of other people", len(d["style_crops"]), o.name,
                  data.n_other)
-    net = TransformationNet(net_config(o)).to(ctx.device)
+    net = TransformationNet(net_config(o))
+    init_canvas(net, d["style_crops"])  # overwritten by the checkpoint when resuming
+    net = net.to(ctx.device)
     opt = torch.optim.Adam(net.parameters(), o.lr)
     step, elapsed, stats = _resume(net, opt, out / "checkpoints", o.lr)
     run = _Run(o, ctx, net, wrap_ddp(net, ctx), opt, feats, load_light_net().to(ctx.device), data, step, elapsed,

@@ -33,8 +33,11 @@ class PersonTrainOptions:
     pseudo_pairs: float = 0.0  # λ_pair of our pseudo-pair L1 term (not in the poster; 0 = off)
     pair_batch: int = 8  # pseudo pairs per step
     pair_warmup: int = 0  # first steps with the pseudo-pair term alone (no DenseNet: cheap)
-    pseudo_per_face: int = 3  # pseudo pairs of each kind per face (faceweave.data.person_pseudo)
+    pseudo_per_face: int = 3  # other faces warped into each of the person's frames (faceweave.data.person_pseudo)
+    pseudo_onto_others: int = 3  # the person's frames warped onto each other face (and each jittered copy)
+    pseudo_jitter: int = 0  # similarity-jittered copies of each other face
     output: str = "direct"  # network output: "direct" or "residual" (starts at the identity mapping)
+    canvas: bool = False  # a learned output canvas started at the person's mean face (ours)
     branch_channels: int = 16
     join_channels: tuple[int, ...] = (96, 64, 32, 16)
     content_layers: tuple[str, ...] = LossWeights.content_layers
@@ -71,9 +74,15 @@ def add_train_person_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pair-batch", type=int, default=8, help="pseudo pairs per step")
     p.add_argument("--pair-warmup", type=int, default=0, metavar="STEPS",
                    help="first STEPS steps with the pseudo-pair term alone (cheap: no DenseNet)")
-    p.add_argument("--pseudo-per-face", type=int, default=3, help="pseudo pairs of each kind per face")
+    p.add_argument("--pseudo-per-face", type=int, default=3, help="other faces warped into each of the person's frames")
+    p.add_argument("--pseudo-onto-others", type=int, default=3,
+                   help="the person's nearest frames warped onto each other face")
+    p.add_argument("--pseudo-jitter", type=int, default=0,
+                   help="jittered copies of each other face (±8°, ±8 %%, ±4 px)")
     p.add_argument("--output", choices=("direct", "residual"), default="direct",
                    help="network output: the image (default) or a residual added to the input")
+    p.add_argument("--canvas", action="store_true",
+                   help="add a learned output canvas started at the person's mean face (not in the poster)")
     p.add_argument("--width", default="16:96,64,32,16", metavar="BRANCH:JOINS",
                    help="channels per branch and after each join, coarse to fine")
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N (auto: CUDA when available)")
@@ -107,7 +116,8 @@ def options_from_args(a: argparse.Namespace) -> PersonTrainOptions:
         n_best=a.n_best, seed=a.seed, every=a.every, frames=frames, max_minutes=a.max_minutes,
         checkpoint_every=a.checkpoint_every, alpha=a.alpha, beta=a.beta, gamma=a.gamma,
         identity_weight=a.identity_weight, device=a.device, pseudo_pairs=a.pseudo_pairs, pair_batch=a.pair_batch,
-        pair_warmup=a.pair_warmup,
+        pair_warmup=a.pair_warmup, canvas=a.canvas,
+        pseudo_onto_others=a.pseudo_onto_others, pseudo_jitter=a.pseudo_jitter,
         pseudo_per_face=a.pseudo_per_face, output=a.output, **_width(a.width),
         progress=sys.stderr.isatty(), **layers,
     )

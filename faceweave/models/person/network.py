@@ -6,6 +6,9 @@ upsampled ×2 and concatenated with the next finer branch's, and so on up to ful
 (the default, as in Ulyanov et al.): x̂ = sigmoid(to_rgb(h)), the image itself. ``output="residual"``
 (person files written before the field existed): x̂ = clamp(x + to_rgb(h)) with to_rgb initialised to
 zero, i.e. training starts at the identity mapping — which our CPU runs never left (docs/person.md).
+``canvas=True`` (ours, not in the poster): a learned S×S RGB image added to the output logits, a
+position-dependent bias; the trainer starts it at the logit of the person's mean aligned face, so the
+convolutions learn the input-dependent part (pose, expression, light) around it.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ class TransformationConfig:
     branch_channels: int = 8  # Ulyanov et al. use 8 per branch
     join_channels: tuple[int, ...] = (32, 32, 16, 8)  # after each concatenation, coarse → fine (small, for speed)
     output: str = "direct"  # "direct": x̂ = sigmoid(to_rgb(h)); "residual": x̂ = clamp(x + to_rgb(h)), starts at x
+    canvas: bool = False  # a learned image added to the output logits (ours; see the module docstring)
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -62,6 +66,7 @@ class TransformationNet(nn.Module):
             prev = ch
         self.joins = nn.ModuleList(joins)
         self.to_rgb = nn.Conv2d(prev, 3, 1)
+        self.canvas = nn.Parameter(torch.zeros(1, 3, c.size, c.size)) if c.canvas else None
         if c.output == "residual":  # start at the identity mapping x̂ = x
             nn.init.zeros_(self.to_rgb.weight)
             nn.init.zeros_(self.to_rgb.bias)
@@ -78,6 +83,9 @@ class TransformationNet(nn.Module):
                 b = torch.cat([h, b], 1)
             h = self.joins[i](b)
         assert h is not None
+        out = self.to_rgb(h)
+        if self.canvas is not None:
+            out = out + self.canvas
         if self.config.output == "residual":
-            return (x + self.to_rgb(h)).clamp(0, 1)
-        return torch.sigmoid(self.to_rgb(h))
+            return (x + out).clamp(0, 1)
+        return torch.sigmoid(out)
