@@ -54,6 +54,22 @@ def test_direct_output_does_not_start_at_identity_and_old_files_stay_residual() 
         TransformationNet(TransformationConfig(output="gated"))
 
 
+def test_canvas_starts_at_the_persons_mean_face() -> None:
+    from faceweave.train.person import init_canvas
+
+    crops = np.stack([_aligned(WOMAN)[0], _aligned(WOMAN)[0][:, ::-1]])
+    net = TransformationNet(TransformationConfig(branch_channels=4, join_channels=(4, 4, 4, 4), canvas=True))
+    init_canvas(net, crops)
+    torch.nn.init.zeros_(net.to_rgb.weight)
+    torch.nn.init.zeros_(net.to_rgb.bias)
+    x = torch.rand(1, 3, 128, 128)
+    mean = crops.astype(np.float32).mean(0) / 255
+    out = net(x)[0].permute(1, 2, 0).detach().numpy()
+    assert np.abs(out - np.clip(mean, 0.02, 0.98)).max() < 1e-4  # her mean face whatever the input
+    plain = TransformationNet(TransformationConfig(branch_channels=4, join_channels=(4, 4, 4, 4)))
+    assert plain.canvas is None and "canvas" not in plain.state_dict()
+
+
 def test_pseudo_pairs_on_real_faces_change_the_face_and_keep_the_frame() -> None:
     d, p = _pairs()
     assert p["x"].shape == p["y"].shape == (3, 128, 128, 3)
@@ -100,7 +116,7 @@ def test_the_pair_term_teaches_the_network_its_pairs() -> None:
         opt.zero_grad()
         pair_loss(net(x), y).backward()
         opt.step()
-    assert float(pair_loss(net(x), y)) < 0.5 * first
+    assert float(pair_loss(net(x), y).detach()) < 0.5 * first
 
 
 def test_train_person_with_pseudo_pairs_builds_caches_and_labels_them(tmp_path: Path) -> None:
@@ -113,7 +129,8 @@ def test_train_person_with_pseudo_pairs_builds_caches_and_labels_them(tmp_path: 
     out = tmp_path / "run"
     args = ["train", "person", "--photos", str(photos), "--content", str(content), "--name", "tiny", "--out", str(out),
             "--steps", "2", "--batch", "1", "--n-best", "1", "--style-layers", "stem", "--content-layers", "stem",
-            "--pseudo-pairs", "10", "--pair-batch", "2", "--pseudo-per-face", "1", "--width", "8:16,16,8,8"]
+            "--pseudo-pairs", "10", "--pair-batch", "2", "--pseudo-per-face", "1", "--pseudo-onto-others", "1",
+            "--pair-warmup", "1", "--canvas", "--width", "8:16,16,8,8"]
     r = run_cli(*args)
     assert r.returncode == 0, r.stderr[-2000:]
     with np.load(out / "pseudo_pairs.npz") as z:
@@ -121,7 +138,9 @@ def test_train_person_with_pseudo_pairs_builds_caches_and_labels_them(tmp_path: 
     from faceweave.models.person.person_file import read_card
 
     card = read_card(out / "tiny.safetensors")
+    assert card["network"]["canvas"] and card["pair_warmup"] == 1
     assert card["pseudo_pairs"]["pairs"] == 2 and card["loss_weights"]["pseudo_pairs (ours, not in the poster)"] == 10
-    assert all("pair" in json.loads(ln) for ln in (out / "metrics.jsonl").read_text().splitlines())
+    logged = [json.loads(ln) for ln in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [("pair" in r, "style" in r) for r in logged] == [(True, False), (True, True)]  # warm-up: pairs alone
     bad = run_cli(*args[:-2], "--width", "8:16")
     assert bad.returncode != 0 and "--width" in bad.stderr and "Traceback" not in bad.stderr

@@ -80,23 +80,24 @@ def _losses(net: TransformationNet, feats: DenseNetFeatures, light: torch.nn.Mod
             pair: tuple[torch.Tensor, torch.Tensor] | None = None, poster: bool = True) -> dict[str, torch.Tensor]:
     """The terms of one step and their total (seed 003 poster Eq. 5, plus our optional terms).
 
-    ``poster=False`` (the first ``--pair-warmup`` steps): the pseudo-pair term alone, no DenseNet."""
-    if not poster and pair is not None:
-        lp = pair_loss(net(pair[0]), pair[1])
-        return {"total": o.pseudo_pairs * lp, "pair": lp}
-    nn_idx = torch.from_numpy(nearest_style_images(pose_expression_descriptor(lms), data.style_desc, o.n_best))
-    xh = net(x)
-    fo = feats(xh)
-    with torch.no_grad():
-        fi = feats.net.features(x, tuple(o.content_layers))
-        g_in = light(x)
-    lc = sum(content_loss(fo[n], fi[n]) for n in o.content_layers)
-    ls = sum(style_loss(fo[n], data.style_phi[n][nn_idx].float()) for n in o.style_layers)
-    ll = light_loss(light(xh), g_in)
-    lt = tv_loss(xh)
-    loss = lc + w.alpha * ls + w.beta * ll + w.gamma * lt  # seed 003 poster Eq. (5), total loss
-    terms = {"content": lc, "style": ls, "light": ll, "tv": lt}
-    if o.identity_weight > 0 and data.person_embedding is not None:  # our departure, docs/person.md
+    ``poster=False`` (the first ``--pair-warmup`` steps): our terms alone, no DenseNet."""
+    terms: dict[str, torch.Tensor] = {}
+    loss = torch.zeros((), device=x.device)
+    xh = net(x) if poster or o.identity_weight > 0 else None
+    if poster:
+        assert xh is not None
+        nn_idx = torch.from_numpy(nearest_style_images(pose_expression_descriptor(lms), data.style_desc, o.n_best))
+        fo = feats(xh)
+        with torch.no_grad():
+            fi = feats.net.features(x, tuple(o.content_layers))
+            g_in = light(x)
+        lc = sum(content_loss(fo[n], fi[n]) for n in o.content_layers)
+        ls = sum(style_loss(fo[n], data.style_phi[n][nn_idx].float()) for n in o.style_layers)
+        ll = light_loss(light(xh), g_in)
+        lt = tv_loss(xh)
+        loss = lc + w.alpha * ls + w.beta * ll + w.gamma * lt  # seed 003 poster Eq. (5), total loss
+        terms = {"content": lc, "style": ls, "light": ll, "tv": lt}  # type: ignore[dict-item]
+    if xh is not None and o.identity_weight > 0 and data.person_embedding is not None:  # ours, docs/person.md
         from faceweave.nets.loading import load
 
         terms["identity"] = identity_loss(load("identity512")(arcface_of_frames(xh, lms)), data.person_embedding)
@@ -104,7 +105,7 @@ def _losses(net: TransformationNet, feats: DenseNetFeatures, light: torch.nn.Mod
     if pair is not None and o.pseudo_pairs > 0:  # our departure: pseudo pairs, docs/person.md
         terms["pair"] = pair_loss(net(pair[0]), pair[1])
         loss = loss + o.pseudo_pairs * terms["pair"]
-    return {"total": loss, **terms}  # type: ignore[dict-item]
+    return {"total": loss, **terms}
 
 
 def _card(o: PersonTrainOptions, d: dict[str, np.ndarray], data: TrainData, step: int, elapsed: float,
