@@ -95,6 +95,13 @@ def _departure(card: dict) -> list[str]:
         f"trainer adds λ_pair·‖f(x) − y‖₁ (batch {pp['pair_batch']}) to the poster's losses, alone for the first "
         f"{card.get('pair_warmup', 0)} steps (no DenseNet).",
         "",
+        "**Also not in the poster:** a direct (non-residual) output"
+        + (" with a learned output canvas started at her mean aligned face" if card.get("network", {}).get("canvas")
+           else "")
+        + f"; the identity term λ_id = {card['loss_weights'].get('identity (ours, not in the poster)')} "
+        "(1 − cosine of the `identity512` embedding — faceplugin's MIT MobileFaceNet-like net — to her mean "
+        "embedding). dlib, which judges retrieval in docs/person.md, is never used in training.",
+        "",
     ]
 
 
