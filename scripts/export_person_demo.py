@@ -92,8 +92,9 @@ def _departure(card: dict) -> list[str]:
         "with the project's own `warp` engine from the training crops only (the clip's frames 0–376 and the "
         "--content faces; none of the evaluation photos): another person's face warped into one of her frames → "
         "that frame, and her nearest-in-landmarks frame warped onto another person's face ← that face; the "
-        f"trainer adds λ_pair·‖f(x) − y‖₁ (batch {pp['pair_batch']}) to the poster's losses, alone for the first "
-        f"{card.get('pair_warmup', 0)} steps (no DenseNet).",
+        f"trainer adds λ_pair·‖f(x) − y‖₁ (batch {pp['pair_batch']}) to the poster's losses"
+        + (f", alone for the first {card['pair_warmup']} steps (no DenseNet)." if card.get("pair_warmup")
+           else " from the first step."),
         "",
         "**Also not in the poster:** a direct (non-residual) output"
         + (" with a learned output canvas started at her mean aligned face" if card.get("network", {}).get("canvas")
