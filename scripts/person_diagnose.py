@@ -92,6 +92,16 @@ def main() -> None:
     ap.add_argument("--style-layers", default="stem,transition1")
     ap.add_argument("--content-layers", default="block1")
     ap.add_argument("--identity-weight", type=float, default=0.0)
+    ap.add_argument("--pseudo-pairs", type=float, default=0.0, help="λ_pair (0 = off)")
+    ap.add_argument("--pair-batch", type=int, default=8)
+    ap.add_argument("--pair-warmup", type=int, default=0)
+    ap.add_argument("--pseudo-per-face", type=int, default=3)
+    ap.add_argument("--pseudo-onto-others", type=int, default=3)
+    ap.add_argument("--pseudo-jitter", type=int, default=0)
+    ap.add_argument("--pairs", type=Path, default=None, help="pseudo_pairs.npz (default next to --faces)")
+    ap.add_argument("--output", default="direct", choices=("direct", "residual"))
+    ap.add_argument("--width", default="16:96,64,32,16")
+    ap.add_argument("--canvas", action="store_true")
     ap.add_argument("--minutes", type=float, default=5.0)
     ap.add_argument("--eval-every", type=int, default=25)
     ap.add_argument("--log", type=Path, required=True)
@@ -100,31 +110,39 @@ def main() -> None:
     torch.set_num_threads(1)
     torch.manual_seed(0)
     np.random.seed(0)
-    from faceweave.models.person.frame import FRAME_SIZE
+    from faceweave.data.person_pseudo import load_or_build_pseudo_pairs
     from faceweave.models.person.light import load_light_net
     from faceweave.models.person.losses import DenseNetFeatures, LossWeights
-    from faceweave.models.person.network import TransformationConfig, TransformationNet
-    from faceweave.train.person import PersonTrainOptions, _losses
-    from faceweave.train.person_data import batch_at, train_data
+    from faceweave.models.person.network import TransformationNet
+    from faceweave.train.person import PersonTrainOptions, _losses, init_canvas, net_config
+    from faceweave.train.person_data import batch_at, pair_batch_at, train_data
+    from faceweave.train.person_options import _width
 
     with np.load(a.faces, allow_pickle=False) as z:
         d = {k: z[k] for k in z.files}
     o = PersonTrainOptions(photos=str(d["photos"]), name="diag", out="-", batch=a.batch, lr=a.lr, alpha=a.alpha,
                            beta=a.beta, gamma=a.gamma, identity_weight=a.identity_weight,
+                           pseudo_pairs=a.pseudo_pairs, pair_batch=a.pair_batch, output=a.output, canvas=a.canvas,
+                           **_width(a.width),
                            style_layers=tuple(a.style_layers.split(",")),
                            content_layers=tuple(a.content_layers.split(",")))
     feats = DenseNetFeatures(o.content_layers + o.style_layers)
     light = load_light_net()
     data = train_data(d, feats, o.style_layers, identity=a.identity_weight > 0)
+    if a.pseudo_pairs > 0:
+        pp = load_or_build_pseudo_pairs(d, a.pairs or Path(a.faces).with_name("pseudo_pairs.npz"), a.pseudo_per_face,
+                                        a.pseudo_onto_others, a.pseudo_jitter)
+        data.pair_x, data.pair_y = pp["x"], pp["y"]
     w = LossWeights(o.alpha, o.beta, o.gamma, o.content_layers, o.style_layers)
     names, gmat = _gallery([int(f) for f in d["style_frames"]])
     inputs = _inputs()
-    net = TransformationNet(TransformationConfig(size=FRAME_SIZE))
+    net = TransformationNet(net_config(o))
+    init_canvas(net, d["style_crops"])
     opt = torch.optim.Adam(net.parameters(), a.lr)
     a.log.parent.mkdir(parents=True, exist_ok=True)
     t0, c0, step = time.time(), time.process_time(), 0
     with a.log.open("w") as fh:
-        fh.write(json.dumps({"args": vars(a) | {"log": str(a.log)}}) + "\n")
+        fh.write(json.dumps({"args": vars(a)}, default=str) + "\n")
         while True:
             if step % a.eval_every == 0:
                 r = evaluate(net, inputs, names, gmat) | {"step": step, "wall_s": round(time.time() - t0, 1),
@@ -132,10 +150,12 @@ def main() -> None:
                 fh.write(json.dumps(r) + "\n")
                 fh.flush()
                 log.info("%s", r)
+                torch.save(net.state_dict(), a.log.with_suffix(".pt"))  # the latest evaluated network
                 if time.time() - t0 > 60 * a.minutes:
                     break
             x, lms = batch_at(data, a.batch, 0, step)
-            terms = _losses(net, feats, light, x, lms, data, o, w)
+            pair = pair_batch_at(data, a.pair_batch, 0, step) if data.pair_x is not None else None
+            terms = _losses(net, feats, light, x, lms, data, o, w, pair, poster=step >= a.pair_warmup)
             opt.zero_grad(set_to_none=True)
             terms["total"].backward()
             opt.step()

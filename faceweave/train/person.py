@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -34,6 +35,7 @@ from faceweave.models.person.losses import (
     content_loss,
     identity_loss,
     light_loss,
+    pair_loss,
     style_loss,
     tv_loss,
 )
@@ -48,35 +50,18 @@ from faceweave.train.distributed import (
     mean_over_ranks,
     wrap_ddp,
 )
-from faceweave.train.person_data import TrainData, arcface_of_frames, batch_at, load_or_extract_faces, train_data
+from faceweave.train.person_data import (
+    TrainData,
+    arcface_of_frames,
+    batch_at,
+    load_or_extract_faces,
+    pair_batch_at,
+    train_data,
+)
+from faceweave.train.person_options import PersonTrainOptions, add_train_person_args, options_from_args
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class PersonTrainOptions:
-    photos: str
-    name: str
-    out: str
-    content: list[str] = field(default_factory=list)
-    steps: int = 2000
-    batch: int = 8
-    lr: float = 2e-3
-    n_best: int = 8
-    seed: int = 0
-    every: int = 2  # use every n-th clip frame (before deduplication)
-    dedupe: float = 3.0
-    frames: tuple[int, int] | None = None  # [start, stop) clip frames the person is trained on
-    max_minutes: float | None = None
-    checkpoint_every: int = 100
-    alpha: float = LossWeights.alpha
-    beta: float = LossWeights.beta
-    gamma: float = LossWeights.gamma
-    identity_weight: float = 0.0  # λ_id of our identity term (not in the poster; 0 = the poster's losses only)
-    content_layers: tuple[str, ...] = LossWeights.content_layers
-    style_layers: tuple[str, ...] = LossWeights.style_layers
-    progress: bool = False
-    device: str = "auto"  # cpu, cuda, cuda:N; auto = CUDA when available (under torchrun: the local rank's GPU)
+__all__ = ["PersonTrainOptions", "add_train_person_args", "net_config", "options_from_args", "train", "train_main"]
 
 
 def _check(o: PersonTrainOptions) -> Path:
@@ -91,30 +76,40 @@ def _check(o: PersonTrainOptions) -> Path:
 
 
 def _losses(net: TransformationNet, feats: DenseNetFeatures, light: torch.nn.Module, x: torch.Tensor,
-            lms: np.ndarray, data: TrainData, o: PersonTrainOptions, w: LossWeights) -> dict[str, torch.Tensor]:
-    """The terms of one step and their total (seed 003 poster Eq. 5)."""
-    nn_idx = torch.from_numpy(nearest_style_images(pose_expression_descriptor(lms), data.style_desc, o.n_best))
-    xh = net(x)
-    fo = feats(xh)
-    with torch.no_grad():
-        fi = feats.net.features(x, tuple(o.content_layers))
-        g_in = light(x)
-    lc = sum(content_loss(fo[n], fi[n]) for n in o.content_layers)
-    ls = sum(style_loss(fo[n], data.style_phi[n][nn_idx].float()) for n in o.style_layers)
-    ll = light_loss(light(xh), g_in)
-    lt = tv_loss(xh)
-    loss = lc + w.alpha * ls + w.beta * ll + w.gamma * lt  # seed 003 poster Eq. (5), total loss
-    terms = {"content": lc, "style": ls, "light": ll, "tv": lt}
-    if o.identity_weight > 0 and data.person_embedding is not None:  # our departure, docs/person.md
+            lms: np.ndarray, data: TrainData, o: PersonTrainOptions, w: LossWeights,
+            pair: tuple[torch.Tensor, torch.Tensor] | None = None, poster: bool = True) -> dict[str, torch.Tensor]:
+    """The terms of one step and their total (seed 003 poster Eq. 5, plus our optional terms).
+
+    ``poster=False`` (the first ``--pair-warmup`` steps): our terms alone, no DenseNet."""
+    terms: dict[str, torch.Tensor] = {}
+    loss = torch.zeros((), device=x.device)
+    xh = net(x) if poster or o.identity_weight > 0 else None
+    if poster:
+        assert xh is not None
+        nn_idx = torch.from_numpy(nearest_style_images(pose_expression_descriptor(lms), data.style_desc, o.n_best))
+        fo = feats(xh)
+        with torch.no_grad():
+            fi = feats.net.features(x, tuple(o.content_layers))
+            g_in = light(x)
+        lc = sum(content_loss(fo[n], fi[n]) for n in o.content_layers)
+        ls = sum(style_loss(fo[n], data.style_phi[n][nn_idx].float()) for n in o.style_layers)
+        ll = light_loss(light(xh), g_in)
+        lt = tv_loss(xh)
+        loss = lc + w.alpha * ls + w.beta * ll + w.gamma * lt  # seed 003 poster Eq. (5), total loss
+        terms = {"content": lc, "style": ls, "light": ll, "tv": lt}  # type: ignore[dict-item]
+    if xh is not None and o.identity_weight > 0 and data.person_embedding is not None:  # ours, docs/person.md
         from faceweave.nets.loading import load
 
         terms["identity"] = identity_loss(load("identity512")(arcface_of_frames(xh, lms)), data.person_embedding)
         loss = loss + o.identity_weight * terms["identity"]
-    return {"total": loss, **terms}  # type: ignore[dict-item]
+    if pair is not None and o.pseudo_pairs > 0:  # our departure: pseudo pairs, docs/person.md
+        terms["pair"] = pair_loss(net(pair[0]), pair[1])
+        loss = loss + o.pseudo_pairs * terms["pair"]
+    return {"total": loss, **terms}
 
 
 def _card(o: PersonTrainOptions, d: dict[str, np.ndarray], data: TrainData, step: int, elapsed: float,
-          t_faces: float, means: dict[str, float]) -> dict[str, object]:
+          t_faces: float, means: dict[str, float], stats: dict[str, float]) -> dict[str, object]:
     """The model card written into the person file."""
     return {
         "name": o.name,
@@ -128,34 +123,76 @@ def _card(o: PersonTrainOptions, d: dict[str, np.ndarray], data: TrainData, step
         "batch": o.batch,
         "seed": o.seed,
         "train_seconds": round(elapsed, 1),
+        "train_cpu_seconds": round(stats.get("cpu_seconds", 0.0), 1),  # process time of the training steps
+        "load_average_mean": round(stats.get("load_sum", 0.0) / max(stats.get("load_n", 0.0), 1.0), 1),
         "face_extraction_seconds": round(t_faces, 1),
         "losses_final_ema": {k: round(v, 5) for k, v in means.items()},
         "loss_weights": {"alpha": o.alpha, "beta": o.beta, "gamma": o.gamma,
-                         "identity (ours, not in the poster)": o.identity_weight},
+                         "identity (ours, not in the poster)": o.identity_weight,
+                         "pseudo_pairs (ours, not in the poster)": o.pseudo_pairs},
+        "pseudo_pairs": {"pairs": 0 if data.pair_x is None else len(data.pair_x), "pair_batch": o.pair_batch,
+                         "per_face": o.pseudo_per_face,
+                         "onto_others": o.pseudo_onto_others, "jitter": o.pseudo_jitter, "engine": "warp"}
+        if o.pseudo_pairs > 0 else None,
+        "pair_warmup": o.pair_warmup,
         "content_layers": list(o.content_layers),
         "style_layers": list(o.style_layers),
         "n_best": o.n_best,
+        "network": net_config(o).to_dict(),
         "phi": "DenseNet-121 (faceweave.nets 'expression') stands in for the poster's VGG-19",
         "threads": torch.get_num_threads(),
     }
 
 
-def _resume(net: TransformationNet, opt: torch.optim.Optimizer, ckpt_dir: Path, lr: float) -> tuple[int, float]:
-    """Weights and optimiser of the latest checkpoint, if any; (step, training seconds so far).
+def net_config(o: PersonTrainOptions) -> TransformationConfig:
+    """The transformation network the options ask for."""
+    return TransformationConfig(size=FRAME_SIZE, branch_channels=o.branch_channels,
+                                join_channels=tuple(o.join_channels), output=o.output, canvas=o.canvas)
+
+
+def init_canvas(net: TransformationNet, style_crops: np.ndarray) -> None:
+    """Start the output canvas at the person's mean aligned face (its logit, minus the input term for "residual")."""
+    if net.canvas is None:
+        return
+    with torch.no_grad():
+        mean = torch.from_numpy(style_crops.astype(np.float32).mean(0) / 255.0).permute(2, 0, 1)[None]
+        mean = mean.clamp(0.02, 0.98)
+        net.canvas.copy_(torch.logit(mean) if net.config.output == "direct" else torch.zeros_like(mean))
+
+
+def _pseudo_pairs(o: PersonTrainOptions, ctx: DistContext, d: dict[str, np.ndarray],
+                  out: Path) -> dict[str, np.ndarray] | None:
+    """The run's pseudo pairs (rank 0 builds and caches them first), or None when the term is off."""
+    if o.pseudo_pairs <= 0:
+        return None
+    from faceweave.data.person_pseudo import load_or_build_pseudo_pairs
+
+    if not ctx.is_main:
+        barrier(ctx)
+    pairs = load_or_build_pseudo_pairs(d, out / "pseudo_pairs.npz", o.pseudo_per_face, o.pseudo_onto_others,
+                                       o.pseudo_jitter)
+    if ctx.is_main:
+        barrier(ctx)
+    return pairs
+
+
+def _resume(net: TransformationNet, opt: torch.optim.Optimizer, ckpt_dir: Path,
+            lr: float) -> tuple[int, float, dict[str, float]]:
+    """Weights and optimiser of the latest checkpoint, if any; (step, training seconds so far, CPU/load stats).
 
     Batches are a function of (seed, step) (:func:`~faceweave.train.person_data.batch_at`), so no RNG
     state is needed to resume exactly."""
     from faceweave.train.checkpoint import latest_checkpoint, load_checkpoint
 
     if latest_checkpoint(ckpt_dir) is None:
-        return 0, 0.0
+        return 0, 0.0, {}
     ck = load_checkpoint(ckpt_dir)
     net.load_state_dict(ck.tensors)
     opt.load_state_dict(ck.trainer_state["optimizer"])
     for group in opt.param_groups:  # --lr of the resuming command wins over the checkpoint's
         group["lr"] = lr
     log.info("resumed from step %d (%s)", ck.step, ck.weights_path.name)
-    return ck.step, float(ck.trainer_state.get("elapsed", 0.0))
+    return ck.step, float(ck.trainer_state.get("elapsed", 0.0)), dict(ck.trainer_state.get("stats", {}))
 
 
 def train(o: PersonTrainOptions) -> Path:
@@ -182,21 +219,27 @@ def _train(o: PersonTrainOptions, ctx: DistContext) -> Path:
     d = load_or_extract_faces(o.photos, o.content, out / "faces.npz", o.every, o.dedupe, o.frames)
     if ctx.is_main:
         barrier(ctx)
+    pairs = _pseudo_pairs(o, ctx, d, out)
     t_faces = time.time() - t_start
     feats = DenseNetFeatures(tuple(o.content_layers) + tuple(o.style_layers))
     data = train_data(d, feats, tuple(o.style_layers), identity=o.identity_weight > 0)
+    if pairs is not None:
+        data.pair_x, data.pair_y = pairs["x"], pairs["y"]
     if ctx.is_main:
         log.info("%d faces of %s (style images), %d faces of other people", len(d["style_crops"]), o.name,
                  data.n_other)
-    net = TransformationNet(TransformationConfig(size=FRAME_SIZE)).to(ctx.device)
+    net = TransformationNet(net_config(o))
+    init_canvas(net, d["style_crops"])  # overwritten by the checkpoint when resuming
+    net = net.to(ctx.device)
     opt = torch.optim.Adam(net.parameters(), o.lr)
-    step, elapsed = _resume(net, opt, out / "checkpoints", o.lr)
-    run = _Run(o, ctx, net, wrap_ddp(net, ctx), opt, feats, load_light_net().to(ctx.device), data, step, elapsed)
+    step, elapsed, stats = _resume(net, opt, out / "checkpoints", o.lr)
+    run = _Run(o, ctx, net, wrap_ddp(net, ctx), opt, feats, load_light_net().to(ctx.device), data, step, elapsed,
+               stats=stats)
     _loop(run)
     if not ctx.is_main:
         return out / f"{o.name}.safetensors"
     path = save_person(out / f"{o.name}.safetensors", net, _card(o, d, data, run.step, run.elapsed, t_faces,
-                                                                   run.means))
+                                                                   run.means, run.stats))
     log.info("wrote %s (%d steps, %.1f min)", path, run.step, run.elapsed / 60)
     return path
 
@@ -216,6 +259,7 @@ class _Run:
     step: int
     elapsed: float
     means: dict[str, float] = field(default_factory=dict)
+    stats: dict[str, float] = field(default_factory=dict)  # cpu_seconds, load_sum, load_n (for the model card)
 
 
 def _loop(r: _Run) -> None:
@@ -235,28 +279,38 @@ def _loop(r: _Run) -> None:
     def checkpoint() -> None:
         if ctx.is_main:
             save_checkpoint(ckpt_dir, r.step, r.net.state_dict(),
-                            {"optimizer": r.opt.state_dict(), "elapsed": r.elapsed, "world_size": ctx.world_size},
+                            {"optimizer": r.opt.state_dict(), "elapsed": r.elapsed, "world_size": ctx.world_size,
+                             "stats": r.stats},
                             metadata={"options": json.dumps(asdict(o))})
         barrier(ctx)
 
     r.ddp.train()
     t0 = time.time() - r.elapsed
+    c0 = time.process_time() - r.stats.get("cpu_seconds", 0.0)
     try:
         with GracefulStop() as stop:
             while r.step < o.steps:
                 x, lms = batch_at(r.data, o.batch, o.seed, r.step, ctx.rank, ctx.world_size)
-                terms = _losses(r.ddp, r.feats, r.light, x.to(ctx.device), lms, r.data, o, w)
+                pair = None
+                if r.data.pair_x is not None:
+                    px, py = pair_batch_at(r.data, o.pair_batch, o.seed, r.step, ctx.rank, ctx.world_size)
+                    pair = (px.to(ctx.device), py.to(ctx.device))
+                terms = _losses(r.ddp, r.feats, r.light, x.to(ctx.device), lms, r.data, o, w, pair,
+                                poster=r.step >= o.pair_warmup)
                 r.opt.zero_grad(set_to_none=True)
                 terms["total"].backward()
                 r.opt.step()
                 r.step += 1
                 r.elapsed = time.time() - t0
+                r.stats["cpu_seconds"] = time.process_time() - c0
                 vals = mean_over_ranks({k: float(v.detach()) for k, v in terms.items()}, ctx)
                 for k, v in vals.items():
                     r.means[k] = v if k not in r.means else 0.95 * r.means[k] + 0.05 * v
                 logger.scalars(r.step, vals)
-                logger.progress(r.step, {"style": r.means["style"]})
+                logger.progress(r.step, {k: r.means[k] for k in ("style", "pair") if k in r.means})
                 if ctx.is_main and r.step % 20 == 0:
+                    r.stats["load_sum"] = r.stats.get("load_sum", 0.0) + os.getloadavg()[0]
+                    r.stats["load_n"] = r.stats.get("load_n", 0.0) + 1
                     log.info("step %d  %s  %.0f s", r.step, "  ".join(f"{k} {v:.4f}" for k, v in r.means.items()),
                              r.elapsed)
                 inject_fault(r.step, ctx)
@@ -273,63 +327,6 @@ def _loop(r: _Run) -> None:
                     break
     finally:
         logger.close()
-
-
-def add_train_person_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--photos", required=True, metavar="DIR_OR_VIDEO",
-                   help="the person: a clip, a folder of photos or a photo")
-    p.add_argument("--name", required=True, help="the person's name (letters, digits, - and _)")
-    p.add_argument("--out", required=True, metavar="DIR", help="run folder (re-run the same command to resume)")
-    p.add_argument("--content", action="append", default=[], metavar="DIR_OR_VIDEO",
-                   help="faces of other people to learn the transformation on (repeatable; photos: every face)")
-    p.add_argument("--steps", type=int, default=2000)
-    p.add_argument("--batch", type=int, default=8)
-    p.add_argument("--lr", type=float, default=2e-3)
-    p.add_argument("--n-best", type=int, default=8, help="style images per input, nearest in landmarks (N_best)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--every", type=int, default=2, help="use every n-th frame of a clip (default 2)")
-    p.add_argument("--frames", metavar="START:STOP", help="only these clip frames (e.g. 0:377 to hold out the rest)")
-    p.add_argument("--max-minutes", type=float, default=None, help="stop (with a checkpoint) after this much training")
-    p.add_argument("--checkpoint-every", type=int, default=100)
-    p.add_argument("--alpha", type=float, default=LossWeights.alpha, help="style weight α")
-    p.add_argument("--beta", type=float, default=LossWeights.beta, help="light weight β")
-    p.add_argument("--gamma", type=float, default=LossWeights.gamma, help="total-variation weight γ")
-    p.add_argument("--identity-weight", type=float, default=0.0,
-                   help="λ_id of our identity term (1 − cosine to the person's mean identity512 embedding; "
-                   "not in the poster, default 0)")
-    p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N (auto: CUDA when available)")
-    p.add_argument("--style-layers", default=",".join(LossWeights.style_layers), help="DenseNet stages for L_style")
-    p.add_argument("--content-layers", default=",".join(LossWeights.content_layers),
-                   help="DenseNet stages for L_content")
-
-
-def options_from_args(a: argparse.Namespace) -> PersonTrainOptions:
-    frames = None
-    if a.frames:
-        try:
-            s, e = (int(v) for v in a.frames.split(":"))
-        except ValueError:
-            raise FaceweaveError(f"--frames {a.frames!r}: expected START:STOP, e.g. 0:377") from None
-        if not 0 <= s < e:
-            raise FaceweaveError(f"--frames {a.frames!r}: need 0 ≤ START < STOP")
-        frames = (s, e)
-    from faceweave.nets.densenet import FEATURE_LAYERS
-
-    layers = {}
-    for key in ("style_layers", "content_layers"):
-        names = tuple(n.strip() for n in getattr(a, key).split(",") if n.strip())
-        bad = [n for n in names if n not in FEATURE_LAYERS]
-        if bad or not names:
-            flag = key.replace("_", "-")
-            raise FaceweaveError(f"--{flag}: unknown layer(s) {bad}; choose from {', '.join(FEATURE_LAYERS)}")
-        layers[key] = names
-    return PersonTrainOptions(
-        photos=a.photos, name=a.name, out=a.out, content=list(a.content), steps=a.steps, batch=a.batch, lr=a.lr,
-        n_best=a.n_best, seed=a.seed, every=a.every, frames=frames, max_minutes=a.max_minutes,
-        checkpoint_every=a.checkpoint_every, alpha=a.alpha, beta=a.beta, gamma=a.gamma,
-        identity_weight=a.identity_weight, device=a.device,
-        progress=sys.stderr.isatty(), **layers,
-    )
 
 
 def train_main(argv: list[str] | None = None) -> int:

@@ -69,6 +69,8 @@ class TrainData:
     style_phi: dict[str, torch.Tensor]
     style_desc: np.ndarray
     person_embedding: torch.Tensor | None = None  # ē: mean unit identity512 embedding of the style images
+    pair_x: np.ndarray | None = None  # pseudo pairs (faceweave.data.person_pseudo): inputs, uint8 (N, S, S, 3)
+    pair_y: np.ndarray | None = None  # ... and their targets
 
 
 def arcface_of_frames(x: torch.Tensor, frame_lms: np.ndarray) -> torch.Tensor:
@@ -133,3 +135,15 @@ def batch_at(data: TrainData, batch: int, seed: int, step: int, rank: int = 0,
     lms = np.stack([mirror_landmarks(m) if f else m for m, f in zip(content_lms[idx], flip, strict=True)])
     x = (to_tensor(crops) * torch.from_numpy(gain).permute(0, 3, 1, 2)).clamp(0, 1)
     return x, lms
+
+
+def pair_batch_at(data: TrainData, batch: int, seed: int, step: int, rank: int = 0,
+                  world: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
+    """This rank's share of step ``step``'s pseudo pairs (x, y), both mirrored together at random."""
+    assert data.pair_x is not None and data.pair_y is not None
+    rng = np.random.default_rng([seed, step, 1])
+    idx = rng.integers(0, len(data.pair_x), batch)[rank::world]
+    flip = (rng.random(batch) < 0.5)[rank::world]
+    xs = np.stack([c[:, ::-1] if f else c for c, f in zip(data.pair_x[idx], flip, strict=True)])
+    ys = np.stack([c[:, ::-1] if f else c for c, f in zip(data.pair_y[idx], flip, strict=True)])
+    return to_tensor(xs), to_tensor(ys)

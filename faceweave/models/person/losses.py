@@ -79,6 +79,11 @@ def identity_loss(emb_out: torch.Tensor, emb_person: torch.Tensor) -> torch.Tens
     return (1.0 - cos).mean()  # not a seed 003 equation: our identity term λ_id·L_id added to Eq. (5)
 
 
+def pair_loss(out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """‖f(x) − y‖₁ per pixel on a pseudo pair (x, y) (faceweave.data.person_pseudo; not in seed 003)."""
+    return (out - target).abs().mean()  # not a seed 003 equation: our pseudo-pair term λ_pair·L_pair added to Eq. (5)
+
+
 @dataclass(frozen=True)
 class LossWeights:
     """L = L_content + α L_style + β L_light + γ L_TV (poster Eq. 5); our values for DenseNet features."""
