@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import signal
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -24,6 +25,19 @@ def _umask() -> int:
 
 
 @contextlib.contextmanager
+def _interrupts_deferred() -> Iterator[None]:
+    """Hold SIGINT/SIGTERM back (POSIX) for the few statements inside; they are delivered on exit."""
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+@contextlib.contextmanager
 def atomic_path(target: str | os.PathLike[str], *, suffix: str = ".part", fsync: bool = False) -> Iterator[Path]:
     """Yield a temporary path in ``target``'s folder; on success it replaces ``target``.
 
@@ -31,10 +45,12 @@ def atomic_path(target: str | os.PathLike[str], *, suffix: str = ".part", fsync:
     exception the temporary file is removed and ``target`` is left as it was.
     """
     t = Path(target)
-    fd, name = tempfile.mkstemp(prefix=f".{t.name}.", suffix=suffix, dir=t.parent)
-    os.close(fd)
-    tmp = Path(name)
+    tmp: Path | None = None
     try:
+        with _interrupts_deferred():  # a Ctrl-C between mkstemp and `tmp = ...` would leave the file behind
+            fd, name = tempfile.mkstemp(prefix=f".{t.name}.", suffix=suffix, dir=t.parent)
+            os.close(fd)
+            tmp = Path(name)
         yield tmp
         if fsync:
             with open(tmp, "rb+") as fh:
@@ -42,7 +58,8 @@ def atomic_path(target: str | os.PathLike[str], *, suffix: str = ".part", fsync:
         os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, t)
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
         raise
 
 

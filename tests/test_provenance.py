@@ -238,11 +238,15 @@ def test_payload_coding() -> None:
     bits = wm.encode_payload(0xABCDE)
     assert len(bits) == wm.CODE_BITS and wm.decode_payload(bits) == (wm.FORMAT_VERSION, 0xABCDE)
     soft = bits * 2.0 - 1
-    soft[[3, 30]] *= -0.1  # two weak wrong bits: corrected by the soft decoder
-    assert wm.chase_decode(soft) == ((wm.FORMAT_VERSION, 0xABCDE), 2)
+    soft[30] *= -0.1  # one weak wrong bit: corrected by the soft decoder
+    assert wm.chase_decode(soft) == ((wm.FORMAT_VERSION, 0xABCDE), 1)
+    soft[3] *= -0.1  # two: refused (an id is only reported when one flip at most explains the read)
+    assert wm.chase_decode(soft) is None
     bad = bits.copy()
     bad[35] ^= 1
     assert wm.decode_payload(bad) is None  # one hard error: the CRC refuses it
+    other = wm.encode_payload(0xABCDE, version=wm.FORMAT_VERSION + 1)
+    assert wm.decode_payload(other) is None  # a valid word of another format version is not read as this one
 
 
 # ---------------------------------------------------------------- video
